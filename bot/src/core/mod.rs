@@ -1,0 +1,8 @@
+//! The core: command language, names, the deploy state machine and policy. Invariant: nothing
+//! in here does I/O or reads the clock; the time is always an argument.
+
+pub mod command;
+pub mod lifecycle;
+pub mod names;
+pub mod parse;
+pub mod suggest;

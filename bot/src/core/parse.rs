@@ -1,0 +1,1 @@
+//! Parser: see the helper task.

@@ -1,0 +1,1 @@
+//! Closest-match suggestions.

@@ -1,0 +1,19 @@
+//! deckhand: a ChatOps deployment bot.
+//!
+//! # Layout
+//! - [`core`]: command language, names, deploy state machine, policy. No I/O, time is an argument.
+//! - [`config`]: `config/deckhand.toml` and `deploy.d/*.toml` into validated types; `deckhand check`.
+//! - [`store`]: the deploy log in SQLite (sqlx, WAL, FTS5). The only module that runs SQL.
+//! - [`exec`]: executors that run recipe steps on hosts. The only module that starts processes.
+//! - [`engine`]: the bot itself: turns chat events into core decisions, store writes, executor runs.
+//! - [`chat`]: the chat boundary (events in, posts and edits out) and the console adapter.
+//!
+//! See ARCHITECTURE.md for each module's invariant.
+#![forbid(unsafe_code)]
+
+pub mod chat;
+pub mod config;
+pub mod core;
+pub mod engine;
+pub mod exec;
+pub mod store;

@@ -26,7 +26,11 @@ pub enum NameError {
 /// Shows at most 40 characters of what the user typed, with control characters escaped, so an
 /// error message can never be used to smuggle newlines or a wall of text into the channel.
 pub fn shown(raw: &str) -> String {
-    let mut out: String = raw.chars().take(40).flat_map(char::escape_default).collect();
+    let mut out: String = raw
+        .chars()
+        .take(40)
+        .flat_map(char::escape_default)
+        .collect();
     if raw.chars().count() > 40 {
         out.push('…');
     }
@@ -36,7 +40,8 @@ pub fn shown(raw: &str) -> String {
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 macro_rules! name_type {
@@ -127,7 +132,10 @@ impl GitRef {
             None
         };
         match why {
-            Some(why) => Err(NameError::BadRefShape { shown: shown(raw), why }),
+            Some(why) => Err(NameError::BadRefShape {
+                shown: shown(raw),
+                why,
+            }),
             None => Ok(Self(raw.to_owned())),
         }
     }
@@ -157,7 +165,9 @@ mod tests {
     #[test]
     fn names_fold_case_and_refuse_shell_characters() {
         assert_eq!(AppName::parse("API").unwrap().as_str(), "api");
-        for bad in ["", "-rf", "a b", "a;b", "$(x)", "a`b`", "ä", ".hidden", "a/b"] {
+        for bad in [
+            "", "-rf", "a b", "a;b", "$(x)", "a`b`", "ä", ".hidden", "a/b",
+        ] {
             assert!(AppName::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(EnvName::parse("prod-eu.1_a").is_ok());

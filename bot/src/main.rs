@@ -1,1 +1,164 @@
-fn main() {}
+//! `deckhand`: the command line (product.md §7). Only wiring: each subcommand builds what it
+//! needs from the library and runs it.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use deckhand::chat::console::{self, ConsoleOut};
+use deckhand::config::Config;
+use deckhand::core::parse;
+use deckhand::engine::{Bot, Clock};
+use deckhand::exec::LocalExecutor;
+use deckhand::store::Store;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "deckhand", version, about = "ChatOps deployment bot")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The bot in the terminal: each line is a chat message (no chat account needed).
+    Console {
+        /// Configuration file [default: ./config/deckhand.toml, else the embedded example]
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Who is typing (change it later with `/as <user>`).
+        #[arg(long, default_value = "alice")]
+        user: String,
+        /// Start the bot's clock at this time (RFC 3339), then run on in real time.
+        #[arg(long, env = "DECKHAND_NOW")]
+        now: Option<String>,
+        /// Directory for the deploy log and the local hosts.
+        #[arg(long, env = "DECKHAND_DATA", default_value = ".deckhand")]
+        data: PathBuf,
+    },
+    /// Every chat adapter enabled in the configuration.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate the configuration and every recipe.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print how the bot understands one message, as JSON.
+    Parse {
+        /// The message, as typed in a direct message.
+        message: String,
+    },
+}
+
+fn main() -> ExitCode {
+    deckhand::exec::health::init_tls();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Parse { message } => parse_command(&message),
+        Cmd::Check { config } => check(config),
+        Cmd::Serve { config } => serve(config),
+        Cmd::Console { config, user, now, data } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            match runtime.block_on(run_console(config, user, now, data)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("deckhand: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn parse_command(message: &str) -> ExitCode {
+    let parsed = parse::parse_direct(message);
+    println!("{}", parse::to_json(&parsed));
+    match parsed {
+        parse::Parsed::Command(_) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
+fn check(config: Option<PathBuf>) -> ExitCode {
+    let path = match config_path(config, Path::new(".deckhand")) {
+        Ok(p) => p,
+        Err(err) => {
+            eprintln!("deckhand: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match Config::load(&path) {
+        Ok(cfg) => {
+            println!("{}", deckhand::config::summary(&cfg, chrono::Utc::now()));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>) -> ExitCode {
+    let path = config_path(config, Path::new(".deckhand")).ok();
+    if let Some(path) = path {
+        if let Err(errors) = Config::load(&path) {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!(
+        "deckhand serve: this version has no chat adapter yet (Slack and Discord come next). Use `deckhand console` to drive the bot from the terminal."
+    );
+    ExitCode::from(2)
+}
+
+async fn run_console(config: Option<PathBuf>, user: String, now: Option<String>, data: PathBuf) -> anyhow::Result<()> {
+    let clock = match now {
+        Some(t) => Clock::starting_at(
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .with_context(|| format!("--now {t:?} is not an RFC 3339 time like 2026-11-27T18:00:00+01:00"))?
+                .to_utc(),
+        ),
+        None => Clock::real(),
+    };
+    let path = config_path(config, &data)?;
+    let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    std::fs::create_dir_all(&data).with_context(|| format!("creating the data directory {}", data.display()))?;
+    let store = Store::open(&data.join("deckhand.db"))
+        .await
+        .with_context(|| format!("opening the deploy log in {}", data.display()))?;
+    let out = Arc::new(ConsoleOut::stdout());
+    let exec = Arc::new(LocalExecutor::new(&data));
+    let bot = Bot::start(Arc::new(config), store, out.clone(), exec, clock).await?;
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    console::run(&bot, &out, stdin, &user).await
+}
+
+/// `--config`, else `./config/deckhand.toml`, else the example embedded in the binary,
+/// written under the data directory so its recipes resolve like files.
+fn config_path(given: Option<PathBuf>, data: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let local = PathBuf::from("config/deckhand.toml");
+    if local.exists() {
+        return Ok(local);
+    }
+    deckhand::config::example::write_to(&data.join("example"))
+        .with_context(|| format!("writing the embedded example configuration under {}", data.display()))
+}

@@ -2,8 +2,12 @@
 //! in here does I/O or reads the clock; the time is always an argument.
 
 pub mod command;
+pub mod format;
+pub mod help;
 pub mod lifecycle;
 pub mod names;
 pub mod parse;
+pub mod plan;
+pub mod policy;
 pub mod queue;
 pub mod suggest;

@@ -1,0 +1,20 @@
+# deckhand in a container: `docker build -t deckhand . && docker run --rm -it deckhand console`
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin deckhand
+
+FROM debian:bookworm-slim
+# ca-certificates: HTTPS health checks (and, later, Slack/Discord/GitHub);
+# openssh-client: the SSH executor drives the system `ssh`.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates openssh-client \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/target/release/deckhand /usr/local/bin/deckhand
+COPY config ./config
+COPY deploy.d ./deploy.d
+ENV DECKHAND_DATA=/data
+VOLUME /data
+ENTRYPOINT ["deckhand"]
+CMD ["console"]

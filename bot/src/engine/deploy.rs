@@ -1,0 +1,297 @@
+//! Deploy requests: `deploy`, `rollback`, `cancel`. Checks names and policy, records the
+//! request, and puts it in line (or prints the plan of a dry run).
+
+use super::{Inner, resolve};
+use crate::config::{HealthCheck, Host, HostAddress, Recipe, RecipeEnv};
+use crate::core::command::{DeployArgs, DeployId};
+use crate::core::format::deploy_label;
+use crate::core::lifecycle::DeployState;
+use crate::core::names::{AppName, EnvName, GitRef, HostName};
+use crate::core::queue::Slot;
+use crate::core::{plan, policy};
+use crate::store::{DeployKind, NewDeploy};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// `deploy …`
+pub async fn request(inner: &Arc<Inner>, channel: &str, user: &str, args: DeployArgs) -> anyhow::Result<()> {
+    let config = &inner.config;
+    let recipe = match resolve::app(config, &args.app) {
+        Ok(r) => r,
+        Err(msg) => return say(inner, channel, &msg).await,
+    };
+    let env = args.env.clone().unwrap_or_else(|| config.bot.default_env.clone());
+    let target = match Target::resolve(inner, recipe, &env, args.host.as_ref()) {
+        Ok(t) => t,
+        Err(msg) => return say(inner, channel, &msg).await,
+    };
+    let task = args.task.clone().unwrap_or_else(|| "deploy".to_owned());
+    if !recipe.tasks.contains_key(&task) {
+        let msg = resolve::unknown(
+            &format!("task of {}", recipe.app),
+            &task,
+            recipe.tasks.keys().map(String::as_str),
+        );
+        return say(inner, channel, &msg).await;
+    }
+    let git_ref = args.git_ref.clone().unwrap_or_else(|| recipe.default_ref.clone());
+    let new = NewDeploy {
+        app: recipe.app.clone(),
+        env: env.clone(),
+        version: git_ref.to_string(),
+        git_ref,
+        host: args.host.clone(),
+        task,
+        kind: DeployKind::Deploy,
+        force: args.force,
+        emergency: args.emergency.clone(),
+        requested_by: user.to_owned(),
+        channel: channel.to_owned(),
+        state: DeployState::Approved,
+        reason: None,
+    };
+    if args.dry_run {
+        let verdict = check_policy(inner, &env, user);
+        return say(inner, channel, &dry_run_plan(&new, recipe, &target, verdict.err())).await;
+    }
+    submit(inner, new).await
+}
+
+/// `rollback <app> in <env> [to <version>]`: a deploy of the last good version.
+pub async fn rollback(
+    inner: &Arc<Inner>,
+    channel: &str,
+    user: &str,
+    app: AppName,
+    env: EnvName,
+    version: Option<GitRef>,
+) -> anyhow::Result<()> {
+    let recipe = match resolve::app(&inner.config, &app) {
+        Ok(r) => r,
+        Err(msg) => return say(inner, channel, &msg).await,
+    };
+    if let Err(msg) = Target::resolve(inner, recipe, &env, None) {
+        return say(inner, channel, &msg).await;
+    }
+    let version = match version {
+        Some(v) => v,
+        None => match inner.store.last_good(&recipe.app, &env).await? {
+            Some(good) => good.git_ref,
+            None => {
+                let msg = format!(
+                    "There is no earlier good version of {} in {env} to roll back to. Name one: `rollback {} in {env} to <version>`.",
+                    recipe.app, recipe.app
+                );
+                return say(inner, channel, &msg).await;
+            }
+        },
+    };
+    let new = NewDeploy {
+        app: recipe.app.clone(),
+        env,
+        version: version.to_string(),
+        git_ref: version,
+        host: None,
+        task: "deploy".to_owned(),
+        kind: DeployKind::Rollback,
+        force: false,
+        emergency: None,
+        requested_by: user.to_owned(),
+        channel: channel.to_owned(),
+        state: DeployState::Approved,
+        reason: None,
+    };
+    submit(inner, new).await
+}
+
+/// Records a checked request: refused by policy (`blocked`), or approved and put in line.
+async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
+    let now = inner.clock.now();
+    let channel = new.channel.clone();
+    if let Err(refusal) = check_policy(inner, &new.env, &new.requested_by) {
+        new.state = DeployState::Blocked;
+        new.reason = Some(refusal.0.clone());
+        let d = inner.store.create_deploy(&new, now).await?;
+        let label = deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()));
+        return say(inner, &channel, &format!("{label} refused: {}", refusal.0)).await;
+    }
+    let d = inner.store.create_deploy(&new, now).await?;
+    let d = inner
+        .store
+        .transition(d.id, DeployState::Queued, "deckhand", None, now)
+        .await?;
+    let label = deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()));
+    let what = if d.kind == DeployKind::Rollback { "rollback " } else { "" };
+    let slot = inner
+        .queues
+        .lock()
+        .expect("queues lock")
+        .enqueue((d.app.to_string(), d.env.to_string()), d.id);
+    let text = match slot {
+        Slot::StartNow => format!("{what}{label}: starting (requested by {})", d.requested_by),
+        Slot::Waiting { position, behind } => format!(
+            "{what}{label}: queued behind #{behind}, position {position}. It starts by itself when its turn comes (`cancel #{}` to withdraw it).",
+            d.id
+        ),
+    };
+    if let Some(msg) = inner.say(&channel, &text).await {
+        inner.store.set_status_message(d.id, &msg).await?;
+    }
+    if slot == Slot::StartNow {
+        let _ = inner.start_tx.send(d.id);
+    }
+    Ok(())
+}
+
+/// The policy checks a request must pass, in the order a user would want to hear them.
+pub fn check_policy(inner: &Inner, env: &EnvName, user: &str) -> Result<(), policy::Refusal> {
+    let Some(env_policy) = inner.config.env(env) else {
+        return Err(policy::Refusal(format!("{env} is not a configured env.")));
+    };
+    policy::may_deploy(&inner.config, env.as_str(), env_policy, user)?;
+    policy::needs_no_approval(env.as_str(), env_policy)
+}
+
+/// `cancel #N`
+pub async fn cancel(inner: &Arc<Inner>, channel: &str, user: &str, id: DeployId) -> anyhow::Result<()> {
+    let Some(d) = inner.store.deploy(id).await? else {
+        return say(inner, channel, &format!("There is no deploy #{id}.")).await;
+    };
+    let label = deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()));
+    if d.requested_by != user {
+        if let Err(refusal) = check_policy(inner, &d.env, user) {
+            return say(inner, channel, &format!("You cannot cancel {label}: {}", refusal.0)).await;
+        }
+    }
+    if d.state.is_final() {
+        return say(inner, channel, &format!("{label} already ended: {}.", d.state)).await;
+    }
+    if d.state.is_in_flight() {
+        if let Some(flag) = inner.cancels.lock().expect("cancels lock").get(&id) {
+            flag.store(true, Ordering::SeqCst);
+        }
+        inner
+            .store
+            .note(Some(id), user, "cancel", &format!("{user} asked to cancel {label}"), inner.clock.now())
+            .await?;
+        return say(
+            inner,
+            channel,
+            &format!("{label}: cancelling after the step in progress; hosts already changed will be rolled back."),
+        )
+        .await;
+    }
+    // Pending: take it out of line first, so it cannot start while we record the cancel.
+    let removed = inner.queues.lock().expect("queues lock").remove_waiting(id);
+    if !removed && d.state == DeployState::Queued {
+        // Its turn came between our read and now: it is starting; cancel it as a running one.
+        if let Some(flag) = inner.cancels.lock().expect("cancels lock").get(&id) {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+    let reason = format!("cancelled by {user} before it started");
+    match inner
+        .store
+        .transition(id, DeployState::Cancelled, user, Some(&reason), inner.clock.now())
+        .await
+    {
+        Ok(_) => {
+            if let Some(msg) = &d.status_msg {
+                inner.edit(&d.channel, msg, &format!("{label}: {reason}")).await;
+            }
+            inner.changed.notify_waiters();
+            say(inner, channel, &format!("{label} {reason}.")).await
+        }
+        Err(crate::store::TransitionError::NotAllowed { from, .. }) => {
+            say(inner, channel, &format!("{label} is {from} and can no longer be withdrawn.")).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The hosts a request would touch.
+pub struct Target<'r> {
+    pub env: &'r RecipeEnv,
+    pub hosts: Vec<&'r Host>,
+}
+
+impl<'r> Target<'r> {
+    pub fn resolve(
+        inner: &Inner,
+        recipe: &'r Recipe,
+        env: &EnvName,
+        host: Option<&HostName>,
+    ) -> Result<Self, String> {
+        let renv = resolve::app_env(&inner.config, recipe, env)?;
+        let hosts = renv.select(host).ok_or_else(|| {
+            let h = host.map(|h| h.as_str()).unwrap_or_default();
+            let mut names: Vec<&str> = renv.hosts.iter().map(|h| h.name.as_str()).collect();
+            names.extend(renv.hosts.iter().flat_map(|h| h.groups.iter().map(|g| g.as_str())));
+            names.sort_unstable();
+            names.dedup();
+            resolve::unknown(&format!("host or group of {} in {env}", recipe.app), h, names)
+        })?;
+        // Until the SSH executor lands, only `local` hosts can run; never pretend otherwise.
+        if let Some(h) = hosts.iter().find(|h| !matches!(h.address, HostAddress::Local)) {
+            return Err(format!(
+                "{} in {env} has SSH hosts ({} among them), and this version of deckhand runs only `local` hosts. Nothing was deployed.",
+                recipe.app, h.name
+            ));
+        }
+        Ok(Self { env: renv, hosts })
+    }
+}
+
+/// The plan of a dry run: the policy verdict, then host by host and step by step.
+fn dry_run_plan(new: &NewDeploy, recipe: &Recipe, target: &Target<'_>, refusal: Option<policy::Refusal>) -> String {
+    let mut out = format!(
+        "Dry run of {}@{} → {}{} (task {}): nothing will run and nothing is locked.",
+        new.app,
+        new.version,
+        new.env,
+        new.host.as_ref().map(|h| format!("/{h}")).unwrap_or_default(),
+        new.task
+    );
+    match refusal {
+        Some(r) => out.push_str(&format!("\nPolicy: would be refused: {}", r.0)),
+        None => out.push_str("\nPolicy: allowed, no approval needed."),
+    }
+    let batches = plan::batches(target.hosts.len(), &target.env.strategy);
+    out.push_str(&format!(
+        "\nRollout: {}, {} host(s) in {} batch(es).",
+        plan::describe(&target.env.strategy),
+        target.hosts.len(),
+        batches.len()
+    ));
+    let steps = &recipe.tasks[&new.task].steps;
+    for (bi, batch) in batches.iter().enumerate() {
+        for host in &target.hosts[batch.clone()] {
+            out.push_str(&format!("\nBatch {}/{}: {}", bi + 1, batches.len(), host.name));
+            for (si, step) in steps.iter().enumerate() {
+                let first = step.run.lines().next().unwrap_or_default();
+                out.push_str(&format!("\n  {}. {}: {}", si + 1, step.name, first));
+            }
+        }
+        match &recipe.health {
+            Some(HealthCheck::Http { url, retries, .. }) => {
+                out.push_str(&format!("\n  then health check GET {url} (up to {retries} tries)"))
+            }
+            Some(HealthCheck::Command { run, retries, .. }) => out.push_str(&format!(
+                "\n  then health check `{}` (up to {retries} tries)",
+                run.lines().next().unwrap_or_default()
+            )),
+            None => {}
+        }
+    }
+    if recipe.rollback.is_some() {
+        out.push_str("\nOn failure: the hosts already changed are rolled back.");
+    } else {
+        out.push_str("\nOn failure: the recipe has no rollback; hosts already changed stay as they are.");
+    }
+    out
+}
+
+async fn say(inner: &Inner, channel: &str, text: &str) -> anyhow::Result<()> {
+    inner.say(channel, text).await;
+    Ok(())
+}

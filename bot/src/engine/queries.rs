@@ -1,0 +1,349 @@
+//! Answers that read: `status`, `live`, `history`, `search`, `wcid`, `windows`, `help`.
+
+use super::{Inner, resolve, run};
+use crate::core::command::{DeployId, SearchArgs};
+use crate::core::format::{self, deploy_label};
+use crate::core::names::{AppName, EnvName, GitRef};
+use crate::core::{help as helptext, policy};
+use crate::store::{Deploy, DeployKind};
+use std::sync::Arc;
+
+const HISTORY_DEFAULT: u32 = 10;
+const HISTORY_MAX: u32 = 50;
+const SEARCH_LIMIT: u32 = 20;
+
+/// `status` / `status #N`
+pub async fn status(inner: &Arc<Inner>, channel: &str, id: Option<DeployId>) -> anyhow::Result<()> {
+    let now = inner.clock.now();
+    let text = match id {
+        None => {
+            let active = inner.store.active().await?;
+            if active.is_empty() {
+                "Nothing is running or queued.".to_owned()
+            } else {
+                let mut out = String::from("In flight and queued:");
+                for d in &active {
+                    out.push_str(&format!(
+                        "\n{} · {} · requested by {} {}",
+                        run::label(d),
+                        d.state,
+                        d.requested_by,
+                        format::ago(d.created_at, now)
+                    ));
+                }
+                out
+            }
+        }
+        Some(id) => match inner.store.deploy(id).await? {
+            None => format!("There is no deploy #{id}."),
+            Some(d) => detail(inner, &d).await?,
+        },
+    };
+    inner.say(channel, &text).await;
+    Ok(())
+}
+
+async fn detail(inner: &Inner, d: &Deploy) -> anyhow::Result<String> {
+    let mut out = format!("{} · {}", run::label(d), d.state);
+    if d.kind == DeployKind::Rollback {
+        out.push_str(" · rollback");
+    }
+    if d.task != "deploy" {
+        out.push_str(&format!(" · task {}", d.task));
+    }
+    out.push_str(&format!("\nRequested by {} at {}", d.requested_by, format::time(d.created_at)));
+    if let Some(reason) = &d.emergency {
+        out.push_str(&format!("\nEmergency: {reason}"));
+    }
+    if let Some(start) = d.started_at {
+        let end = d.finished_at.unwrap_or_else(|| inner.clock.now());
+        let took = (end - start).to_std().unwrap_or_default();
+        out.push_str(&format!("\nStarted {}, ran {}", format::time(start), format::duration(took)));
+    }
+    if let Some(reason) = &d.reason {
+        out.push_str(&format!("\nReason: {reason}"));
+    }
+    let steps = inner.store.steps(d.id).await?;
+    let mut hosts: Vec<&str> = steps.iter().map(|s| s.host.as_str()).collect();
+    hosts.dedup();
+    for host in hosts {
+        let line: Vec<String> = steps
+            .iter()
+            .filter(|s| s.host == host)
+            .map(|s| match (s.outcome.as_str(), s.exit_code) {
+                ("ok", _) => format!("{} ✓", s.name),
+                (o, Some(c)) => format!("{} ✗ ({o}, exit code {c})", s.name),
+                (o, None) => format!("{} ✗ ({o})", s.name),
+            })
+            .collect();
+        out.push_str(&format!("\n{host}: {}", line.join(", ")));
+    }
+    Ok(out)
+}
+
+/// `live`, `what's live`, `version`, `where is`
+pub async fn live(
+    inner: &Arc<Inner>,
+    channel: &str,
+    app: Option<AppName>,
+    env: Option<EnvName>,
+    check: bool,
+) -> anyhow::Result<()> {
+    if let Some(app) = &app {
+        if let Err(msg) = resolve::app(&inner.config, app) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    if let Some(env) = &env {
+        if let Err(msg) = resolve::env(&inner.config, env) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    let now = inner.clock.now();
+    let rows = inner.store.live(app.as_ref(), env.as_ref()).await?;
+    let mut out = String::new();
+    if rows.is_empty() {
+        out = match (&app, &env) {
+            (Some(a), Some(e)) => format!("Nothing has been deployed to {a} in {e} yet."),
+            (Some(a), None) => format!("Nothing has been deployed of {a} yet."),
+            (None, Some(e)) => format!("Nothing has been deployed to {e} yet."),
+            (None, None) => "Nothing has been deployed yet.".to_owned(),
+        };
+    } else {
+        out.push_str("Live:");
+        for d in &rows {
+            let when = d.finished_at.unwrap_or(d.created_at);
+            let commit = d.commit_sha.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            out.push_str(&format!(
+                "\n{} in {}: {}{commit} · deployed by {} {} ({}) · #{}",
+                d.app,
+                d.env,
+                d.version,
+                d.requested_by,
+                format::ago(when, now),
+                format::time(when),
+                d.id
+            ));
+            if check {
+                out.push_str(&drift(inner, d).await);
+            }
+        }
+    }
+    inner.say(channel, &out).await;
+    Ok(())
+}
+
+/// `--check`: asks each host of the target what it runs, and compares with the log.
+async fn drift(inner: &Inner, d: &Deploy) -> String {
+    let Some(recipe) = inner.config.app(&d.app) else {
+        return "\n  (no longer configured: not checked)".to_owned();
+    };
+    let (Some(renv), Some(probe)) = (recipe.env(&d.env), recipe.version_probe.as_ref()) else {
+        return "\n  (the recipe has no version probe: not checked)".to_owned();
+    };
+    let found = futures::future::join_all(renv.hosts.iter().map(|h| async move {
+        (h.name.to_string(), run::probe_at(inner, d.app.as_str(), d.env.as_str(), h, probe).await)
+    }))
+    .await;
+    let mut out = String::new();
+    for (host, version) in found {
+        match version {
+            Some(v) if v == d.version => out.push_str(&format!("\n  {host}: {v} ✓")),
+            Some(v) => out.push_str(&format!("\n  {host}: {v} ✗ DRIFT (the log says {})", d.version)),
+            None => out.push_str(&format!("\n  {host}: no version found ✗ DRIFT (the log says {})", d.version)),
+        }
+    }
+    out
+}
+
+/// `history`, `deploys`
+pub async fn history(
+    inner: &Arc<Inner>,
+    channel: &str,
+    app: Option<AppName>,
+    env: Option<EnvName>,
+    git_ref: Option<GitRef>,
+    limit: Option<u32>,
+) -> anyhow::Result<()> {
+    if let Some(app) = &app {
+        if let Err(msg) = resolve::app(&inner.config, app) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    if let Some(env) = &env {
+        if let Err(msg) = resolve::env(&inner.config, env) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    let limit = limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
+    let rows = inner.store.history(app.as_ref(), env.as_ref(), git_ref.as_ref(), limit).await?;
+    let text = if rows.is_empty() {
+        "No deploys match.".to_owned()
+    } else {
+        let mut out = String::from("Recent deploys, newest first:");
+        for d in &rows {
+            let took = match (d.started_at, d.finished_at) {
+                (Some(s), Some(f)) => format!(" in {}", format::duration((f - s).to_std().unwrap_or_default())),
+                _ => String::new(),
+            };
+            let kind = if d.kind == DeployKind::Rollback { " (rollback)" } else { "" };
+            out.push_str(&format!(
+                "\n{}{kind} · {}{took} · {} · {}",
+                run::label(d),
+                d.state,
+                d.requested_by,
+                format::time(d.created_at)
+            ));
+        }
+        out
+    };
+    inner.say(channel, &text).await;
+    Ok(())
+}
+
+/// `search …` / `log …`
+pub async fn search(inner: &Arc<Inner>, channel: &str, args: SearchArgs) -> anyhow::Result<()> {
+    if let Some(app) = &args.app {
+        if let Err(msg) = resolve::app(&inner.config, app) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    if let Some(env) = &args.env {
+        if let Err(msg) = resolve::env(&inner.config, env) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    inner.output.flush().await;
+    let hits = inner.store.search(&args, SEARCH_LIMIT).await?;
+    let text = if hits.is_empty() {
+        format!("Nothing in the deploy log matches {}.", describe_query(&args))
+    } else {
+        let mut out = format!("{} match(es) for {}, newest first:", hits.len(), describe_query(&args));
+        for h in &hits {
+            let deploy = match (h.deploy_id, &h.app, &h.env, &h.version) {
+                (Some(id), Some(a), Some(e), Some(v)) => deploy_label(id, a, v, e, None),
+                (Some(id), ..) => format!("#{id}"),
+                _ => "-".to_owned(),
+            };
+            let host = h.host.as_deref().map(|h| format!("{h} | ")).unwrap_or_default();
+            out.push_str(&format!("\n{} · {} · {host}{}", format::time(h.at), deploy, h.text));
+        }
+        out
+    };
+    inner.say(channel, &text).await;
+    Ok(())
+}
+
+fn describe_query(a: &SearchArgs) -> String {
+    let mut parts: Vec<String> = a.words.iter().map(|w| format!("`{w}`")).collect();
+    if let Some(x) = &a.app {
+        parts.push(format!("app:{x}"));
+    }
+    if let Some(x) = &a.env {
+        parts.push(format!("env:{x}"));
+    }
+    if let Some(x) = &a.user {
+        parts.push(format!("user:{x}"));
+    }
+    if let Some(x) = &a.status {
+        parts.push(format!("status:{x}"));
+    }
+    if let Some(x) = &a.since {
+        parts.push(format!("since:{}", format::time(*x)));
+    }
+    if let Some(x) = &a.until {
+        parts.push(format!("until:{}", format::time(*x)));
+    }
+    parts.join(" ")
+}
+
+/// `wcid [<app>]`: every env of the app (or of all apps) and whether a deploy can go now.
+pub async fn wcid(inner: &Arc<Inner>, channel: &str, app: Option<AppName>) -> anyhow::Result<()> {
+    let config = &inner.config;
+    let recipes: Vec<_> = match &app {
+        Some(a) => match resolve::app(config, a) {
+            Ok(r) => vec![r],
+            Err(msg) => {
+                inner.say(channel, &msg).await;
+                return Ok(());
+            }
+        },
+        None => config.apps.iter().collect(),
+    };
+    let mut out = String::from("Where you can deploy now:");
+    for recipe in recipes {
+        for (env, _) in &recipe.envs {
+            let target = (recipe.app.to_string(), env.to_string());
+            let (running, waiting) = {
+                let q = inner.queues.lock().expect("queues lock");
+                (q.running(&target), q.waiting_len(&target))
+            };
+            let verdict = match (running, config.env(env)) {
+                (Some(id), _) if waiting > 0 => format!("busy with #{id} ({waiting} queued)"),
+                (Some(id), _) => format!("busy with #{id}"),
+                (None, Some(p)) => match policy::needs_no_approval(env.as_str(), p) {
+                    Ok(()) => "open".to_owned(),
+                    Err(_) => format!(
+                        "closed: needs {} approval(s), which this version cannot take yet",
+                        p.approvals.required
+                    ),
+                },
+                (None, None) => "not configured".to_owned(),
+            };
+            out.push_str(&format!("\n{} in {env}: {verdict}", recipe.app));
+        }
+    }
+    inner.say(channel, &out).await;
+    Ok(())
+}
+
+/// `windows [<env>]`: the configured freeze windows with their next start or current end.
+pub async fn windows(inner: &Arc<Inner>, channel: &str, env: Option<EnvName>) -> anyhow::Result<()> {
+    if let Some(env) = &env {
+        if let Err(msg) = resolve::env(&inner.config, env) {
+            inner.say(channel, &msg).await;
+            return Ok(());
+        }
+    }
+    let now = inner.clock.now();
+    let mut out = String::from("Freeze windows (configured; enforcement arrives with approvals):");
+    let mut any = false;
+    for (name, policy) in &inner.config.envs {
+        if env.as_ref().is_some_and(|e| e != name) {
+            continue;
+        }
+        for w in &policy.freezes {
+            any = true;
+            let when = match (w.active_at(now), w.next_start(now)) {
+                (Some(end), _) => format!("active now, ends {}", format::time(end)),
+                (None, Some(start)) => format!("next starts {}", format::time(start)),
+                (None, None) => "never again".to_owned(),
+            };
+            out.push_str(&format!("\n{name}: {} · {when}", w.name));
+        }
+    }
+    if !any {
+        out = match env {
+            Some(e) => format!("{e} has no freeze windows."),
+            None => "No freeze windows are configured.".to_owned(),
+        };
+    }
+    inner.say(channel, &out).await;
+    Ok(())
+}
+
+/// `help [<command>]`
+pub async fn help(inner: &Arc<Inner>, channel: &str, topic: Option<String>) -> anyhow::Result<()> {
+    let text = match topic {
+        None => helptext::overview(),
+        Some(t) => helptext::topic(&t).unwrap_or_else(|| resolve::unknown("command", &t, helptext::names())),
+    };
+    inner.say(channel, &text).await;
+    Ok(())
+}

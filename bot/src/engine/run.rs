@@ -1,0 +1,533 @@
+//! Running a deploy: batches of hosts, steps, health checks, rollback, the final word.
+
+use super::Inner;
+use super::progress::{Pump, StatusLine};
+use crate::config::{HealthCheck, Host, Recipe, Task};
+use crate::core::command::DeployId;
+use crate::core::format::{self, deploy_label};
+use crate::core::lifecycle::DeployState;
+use crate::core::plan;
+use crate::exec::{Exit, Job};
+use crate::store::{Deploy, DeployKind};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use futures::future::join_all;
+use tokio::sync::mpsc;
+
+const ACTOR: &str = "deckhand";
+/// A version probe is a quick read; it must not hold a deploy for long.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts deploys whose turn has come, one task each. A separate task (rather than each
+/// deploy spawning its successor) keeps the ownership simple and the futures non-recursive.
+pub async fn dispatcher(inner: Weak<Inner>, mut starts: mpsc::UnboundedReceiver<DeployId>) {
+    while let Some(id) = starts.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        tokio::spawn(async move {
+            let next = run_and_release(&inner, id).await;
+            if let Some(next) = next {
+                let _ = inner.start_tx.send(next);
+            }
+            inner.changed.notify_waiters();
+        });
+    }
+}
+
+/// On start: in-flight deploys of the last run are marked interrupted and reported; deploys
+/// that were approved or queued are put back in line, oldest first.
+pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
+    let now = inner.clock.now();
+    for d in inner.store.recover_interrupted(now).await? {
+        let label = label(&d);
+        let text = format!(
+            "{label} was interrupted: deckhand stopped while it ran. Its hosts may be part-way through; check them with `live {} in {} --check`, then deploy again or `rollback {} in {}`.",
+            d.app, d.env, d.app, d.env
+        );
+        inner.say(&d.channel, &text).await;
+    }
+    for d in inner.store.active().await? {
+        let d = match d.state {
+            DeployState::Approved => inner.store.transition(d.id, DeployState::Queued, ACTOR, None, now).await?,
+            DeployState::Queued => d,
+            _ => continue,
+        };
+        let slot = inner
+            .queues
+            .lock()
+            .expect("queues lock")
+            .enqueue((d.app.to_string(), d.env.to_string()), d.id);
+        if slot == crate::core::queue::Slot::StartNow {
+            let _ = inner.start_tx.send(d.id);
+        }
+    }
+    Ok(())
+}
+
+/// Runs a deploy to its end, then frees its target; returns the next deploy to start there.
+async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
+    let flag = Arc::new(AtomicBool::new(false));
+    inner.cancels.lock().expect("cancels lock").insert(id, flag.clone());
+    let target = match run(inner, id, &flag).await {
+        Ok(target) => target,
+        Err(err) => {
+            tracing::error!("deploy #{id} failed inside deckhand: {err:#}");
+            let _ = inner
+                .store
+                .transition(id, DeployState::Failed, ACTOR, Some("deckhand hit an internal error; see its log"), inner.clock.now())
+                .await;
+            inner.store.deploy(id).await.ok().flatten().map(|d| (d.app.to_string(), d.env.to_string()))
+        }
+    };
+    inner.cancels.lock().expect("cancels lock").remove(&id);
+    inner.output.flush().await;
+    let target = target?;
+    inner.queues.lock().expect("queues lock").finish(&target, id)
+}
+
+/// How a rollout ended.
+enum Outcome {
+    Done,
+    StepFailed { host: String, step: String, why: String },
+    HealthFailed { host: String, why: String },
+    Cancelled,
+}
+
+/// What happened on one host.
+#[derive(Default)]
+struct HostRun {
+    /// At least one step began: the host may have changed and needs rolling back on failure.
+    touched: bool,
+    failure: Option<(String, String)>,
+}
+
+struct Ctx<'a> {
+    inner: &'a Arc<Inner>,
+    deploy: &'a Deploy,
+    recipe: &'a Recipe,
+    pump: &'a Pump,
+    cancel: &'a AtomicBool,
+    status: &'a StatusLine,
+    /// What each host ran before this deploy, for rollback (`DECKHAND_PREVIOUS_VERSION`).
+    previous: HashMap<String, String>,
+    total_hosts: usize,
+}
+
+/// Runs one deploy; returns its target (app, env) so the caller can free it.
+async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::Result<Option<(String, String)>> {
+    let Some(d) = inner.store.deploy(id).await? else {
+        return Ok(None);
+    };
+    let target = Some((d.app.to_string(), d.env.to_string()));
+    if d.state != DeployState::Queued {
+        // Cancelled while it waited for its turn.
+        return Ok(target);
+    }
+    let label = label(&d);
+    let status = StatusLine::new(inner.clone(), d.channel.clone(), d.status_msg.clone(), label.clone());
+
+    // Policy again, at start: the configuration may have changed since the request.
+    if let Err(refusal) = super::deploy::check_policy(inner, &d.env, &d.requested_by) {
+        let reason = format!("not started: {}", refusal.0);
+        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(&reason), inner.clock.now()).await?;
+        status.set(&reason).await;
+        return Ok(target);
+    }
+    let Some(recipe) = inner.config.app(&d.app) else {
+        let reason = "not started: the app is no longer in the configuration";
+        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        status.set(reason).await;
+        return Ok(target);
+    };
+    let Some(renv) = recipe.env(&d.env) else {
+        let reason = "not started: the env is no longer in the app's recipe";
+        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        status.set(reason).await;
+        return Ok(target);
+    };
+    let Some(hosts) = renv.select(d.host.as_ref()) else {
+        let reason = "not started: the host is no longer in the recipe";
+        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        status.set(reason).await;
+        return Ok(target);
+    };
+    let Some(task) = recipe.tasks.get(&d.task) else {
+        let reason = "not started: the task is no longer in the recipe";
+        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        status.set(reason).await;
+        return Ok(target);
+    };
+
+    inner.store.transition(id, DeployState::Running, ACTOR, None, inner.clock.now()).await?;
+    let started = Instant::now();
+    status.set("starting").await;
+    let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
+    let mut ctx = Ctx {
+        inner,
+        deploy: &d,
+        recipe,
+        pump: &pump,
+        cancel,
+        status: &status,
+        previous: HashMap::new(),
+        total_hosts: hosts.len(),
+    };
+    ctx.previous = probe_all(&ctx, &hosts).await;
+
+    let batches = plan::batches(hosts.len(), &renv.strategy);
+    let mut touched: Vec<&Host> = Vec::new();
+    let mut health_report: Vec<String> = Vec::new();
+    let mut outcome = Outcome::Done;
+    let mut state = DeployState::Running;
+    'rollout: for (bi, batch) in batches.iter().enumerate() {
+        if cancel.load(Ordering::SeqCst) {
+            outcome = Outcome::Cancelled;
+            break;
+        }
+        let batch_hosts = &hosts[batch.clone()];
+        if state == DeployState::Verifying {
+            inner.store.transition(id, DeployState::Running, ACTOR, None, inner.clock.now()).await?;
+            state = DeployState::Running;
+        }
+        let runs = join_all(batch_hosts.iter().enumerate().map(|(i, h)| {
+            let ctx = &ctx;
+            let status_idx = batch.start + i + 1;
+            async move { run_host(ctx, h, task, status_idx).await }
+        }))
+        .await;
+        let mut runs = runs.into_iter();
+        for (h, r) in batch_hosts.iter().zip(runs.by_ref()) {
+            let r = r?;
+            if r.touched {
+                touched.push(h);
+            }
+            if let Some((step, why)) = r.failure {
+                if matches!(outcome, Outcome::Done) {
+                    outcome = if why == "cancelled" {
+                        Outcome::Cancelled
+                    } else {
+                        Outcome::StepFailed { host: h.name.to_string(), step, why }
+                    };
+                }
+            }
+        }
+        if !matches!(outcome, Outcome::Done) {
+            break;
+        }
+        if let Some(check) = &recipe.health {
+            inner.store.transition(id, DeployState::Verifying, ACTOR, None, inner.clock.now()).await?;
+            state = DeployState::Verifying;
+            status.set(&format!("batch {}/{}: health check", bi + 1, batches.len())).await;
+            let results = join_all(batch_hosts.iter().map(|h| {
+                let ctx = &ctx;
+                async move { health(ctx, h, check).await }
+            }))
+            .await;
+            for (h, r) in batch_hosts.iter().zip(results) {
+                match r {
+                    Ok(()) => health_report.push(format!("{} ok", h.name)),
+                    Err(why) => {
+                        health_report.push(format!("{} failed", h.name));
+                        if matches!(outcome, Outcome::Done) {
+                            outcome = Outcome::HealthFailed { host: h.name.to_string(), why };
+                        }
+                    }
+                }
+            }
+            if !matches!(outcome, Outcome::Done) {
+                break 'rollout;
+            }
+        }
+    }
+
+    // The end: succeed, or roll back what changed.
+    let now_elapsed = |s: Instant| format::duration(s.elapsed());
+    let health_text = if health_report.is_empty() {
+        String::new()
+    } else {
+        format!(" · health: {}", health_report.join(", "))
+    };
+    if matches!(outcome, Outcome::Done) {
+        pump.close().await;
+        inner.store.transition(id, DeployState::Succeeded, ACTOR, None, inner.clock.now()).await?;
+        status.set(&format!("succeeded in {}{health_text}", now_elapsed(started))).await;
+        return Ok(target);
+    }
+
+    let (why, mark_bad) = match &outcome {
+        Outcome::StepFailed { host, step, why } => (format!("step `{step}` failed on {host} ({why})"), false),
+        Outcome::HealthFailed { host, why } => (format!("health check failed on {host}: {why}"), true),
+        Outcome::Cancelled => ("cancelled".to_owned(), false),
+        Outcome::Done => unreachable!("handled above"),
+    };
+    if mark_bad {
+        inner
+            .store
+            .mark_bad(&d.app, &d.env, &d.version, id, &why, inner.clock.now())
+            .await?;
+    }
+    let rollback = rollback_hosts(&ctx, &touched).await;
+    pump.close().await;
+    let (final_state, after) = match (&outcome, rollback) {
+        (Outcome::Cancelled, RollbackResult::Done(back)) => (DeployState::Cancelled, back),
+        (Outcome::Cancelled, other) => (DeployState::Cancelled, other.describe()),
+        (_, RollbackResult::Done(back)) => (DeployState::RolledBack, back),
+        (_, other) => (DeployState::Failed, other.describe()),
+    };
+    let reason = format!("{why}; {after}");
+    inner.store.transition(id, final_state, ACTOR, Some(&reason), inner.clock.now()).await?;
+    let bad = if mark_bad {
+        format!(" · {} is marked bad for {}", d.version, d.env)
+    } else {
+        String::new()
+    };
+    let verdict = match final_state {
+        DeployState::RolledBack => "rolled back",
+        DeployState::Cancelled => "cancelled",
+        _ => "failed",
+    };
+    status
+        .set(&format!("{verdict} after {} · {why} · {after}{health_text}{bad}", now_elapsed(started)))
+        .await;
+    if final_state != DeployState::Cancelled {
+        let mut text = format!("{label} {verdict}: {why}. {after}.");
+        if mark_bad {
+            text.push_str(&format!(
+                " {} is now marked bad for {}, so `rollback` will skip it.",
+                d.version, d.env
+            ));
+        }
+        inner.say(&d.channel, &text).await;
+    }
+    Ok(target)
+}
+
+/// Runs a task's steps on one host, stopping at the first failure or a cancel.
+async fn run_host(ctx: &Ctx<'_>, host: &Host, task: &Task, host_idx: usize) -> anyhow::Result<HostRun> {
+    let d = ctx.deploy;
+    let mut out = HostRun::default();
+    let n = task.steps.len();
+    for (i, step) in task.steps.iter().enumerate() {
+        if ctx.cancel.load(Ordering::SeqCst) {
+            out.failure = Some((step.name.clone(), "cancelled".to_owned()));
+            return Ok(out);
+        }
+        out.touched = true;
+        let text = format!(
+            "host {host_idx}/{}, step {}/{n} ({})",
+            ctx.total_hosts,
+            i + 1,
+            step.name
+        );
+        ctx.status.set(&text).await;
+        let step_id = ctx
+            .inner
+            .store
+            .start_step(d.id, host.name.as_str(), &d.task, i as u32, &step.name, ctx.inner.clock.now())
+            .await?;
+        let job = job(ctx, host, &step.run, step.timeout.unwrap_or(ctx.recipe.step_timeout), None);
+        let result = ctx.inner.exec.run(&job, ctx.pump.sender()).await;
+        ctx.pump.flush().await;
+        let (code, outcome, failure) = match result {
+            Ok(Exit::Code(0)) => (Some(0), "ok", None),
+            Ok(Exit::Code(c)) => (Some(c), "failed", Some(format!("exit code {c}"))),
+            Ok(Exit::TimedOut) => (None, "timed_out", Some(format!("timed out after {}", format::duration(job.timeout)))),
+            Ok(Exit::Signal(s)) => (None, "failed", Some(format!("killed by signal {s}"))),
+            Err(e) => (None, "error", Some(format!("{:#}", anyhow::Error::from(e)))),
+        };
+        ctx.inner
+            .store
+            .finish_step(step_id, code, outcome, ctx.inner.clock.now())
+            .await?;
+        if let Some(why) = failure {
+            out.failure = Some((step.name.clone(), why));
+            return Ok(out);
+        }
+    }
+    Ok(out)
+}
+
+/// The values a step sees. All are environment variables: nothing is pasted into the script.
+fn job(ctx: &Ctx<'_>, host: &Host, script: &str, timeout: Duration, previous: Option<&str>) -> Job {
+    let d = ctx.deploy;
+    let mut vars = vec![
+        ("DECKHAND_APP".to_owned(), d.app.to_string()),
+        ("DECKHAND_ENV".to_owned(), d.env.to_string()),
+        ("DECKHAND_VERSION".to_owned(), d.version.clone()),
+        ("DECKHAND_REF".to_owned(), d.git_ref.to_string()),
+        ("DECKHAND_HOST".to_owned(), host.name.to_string()),
+        ("DECKHAND_DEPLOY_ID".to_owned(), d.id.to_string()),
+        ("DECKHAND_TASK".to_owned(), d.task.clone()),
+        ("DECKHAND_USER".to_owned(), d.requested_by.clone()),
+        (
+            "DECKHAND_KIND".to_owned(),
+            match d.kind {
+                DeployKind::Deploy => "deploy".to_owned(),
+                DeployKind::Rollback => "rollback".to_owned(),
+            },
+        ),
+    ];
+    let prev = previous
+        .map(str::to_owned)
+        .or_else(|| ctx.previous.get(host.name.as_str()).cloned())
+        .unwrap_or_default();
+    vars.push(("DECKHAND_PREVIOUS_VERSION".to_owned(), prev));
+    Job {
+        app: d.app.to_string(),
+        env: d.env.to_string(),
+        host: host.name.to_string(),
+        script: script.to_owned(),
+        vars,
+        timeout,
+    }
+}
+
+/// Asks every host what it runs now (the recipe's version probe), in parallel.
+async fn probe_all(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashMap<String, String> {
+    let Some(probe) = &ctx.recipe.version_probe else {
+        return HashMap::new();
+    };
+    let found = join_all(hosts.iter().map(|h| async move {
+        (h.name.to_string(), probe_host(ctx.inner, ctx.deploy, h, probe).await)
+    }))
+    .await;
+    found.into_iter().filter_map(|(h, v)| v.map(|v| (h, v))).collect()
+}
+
+/// Runs the version probe on one host; its first non-empty line of output, if any.
+pub async fn probe_host(inner: &Inner, d: &Deploy, host: &Host, probe: &str) -> Option<String> {
+    probe_at(inner, d.app.as_str(), d.env.as_str(), host, probe).await
+}
+
+/// The version probe for an app/env/host, outside any deploy (`live --check`).
+pub async fn probe_at(inner: &Inner, app: &str, env: &str, host: &Host, probe: &str) -> Option<String> {
+    let (tx, mut rx) = mpsc::channel(64);
+    let job = Job {
+        app: app.to_owned(),
+        env: env.to_owned(),
+        host: host.name.to_string(),
+        script: probe.to_owned(),
+        vars: vec![
+            ("DECKHAND_APP".to_owned(), app.to_owned()),
+            ("DECKHAND_ENV".to_owned(), env.to_owned()),
+            ("DECKHAND_HOST".to_owned(), host.name.to_string()),
+        ],
+        timeout: PROBE_TIMEOUT,
+    };
+    let run = inner.exec.run(&job, tx);
+    let collect = async {
+        let mut first = None;
+        while let Some(line) = rx.recv().await {
+            if first.is_none() && line.stream == crate::exec::Stream::Stdout && !line.text.trim().is_empty() {
+                first = Some(line.text.trim().to_owned());
+            }
+        }
+        first
+    };
+    let (result, first) = tokio::join!(run, collect);
+    match result {
+        Ok(exit) if exit.success() => first,
+        _ => None,
+    }
+}
+
+/// Health check on one host, tried up to `retries` times.
+async fn health(ctx: &Ctx<'_>, host: &Host, check: &HealthCheck) -> Result<(), String> {
+    let (tries, interval) = match check {
+        HealthCheck::Http { retries, interval, .. } | HealthCheck::Command { retries, interval, .. } => {
+            ((*retries).max(1), *interval)
+        }
+    };
+    let mut last = String::new();
+    for attempt in 1..=tries {
+        let result = match check {
+            HealthCheck::Http { url, expect_status, timeout, .. } => {
+                let url = url.replace("{host}", host.name.as_str());
+                crate::exec::health::http_check(&url, *expect_status, *timeout).await
+            }
+            HealthCheck::Command { run, timeout, .. } => {
+                let job = job(ctx, host, run, *timeout, None);
+                match ctx.inner.exec.run(&job, ctx.pump.sender()).await {
+                    Ok(exit) if exit.success() => Ok(()),
+                    Ok(exit) => Err(format!("the check ended with {exit}")),
+                    Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
+                }
+            }
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(why) => last = why,
+        }
+        if attempt < tries {
+            tokio::time::sleep(interval).await;
+        }
+    }
+    ctx.pump.flush().await;
+    Err(format!("{last} (tried {tries} time{})", if tries == 1 { "" } else { "s" }))
+}
+
+enum RollbackResult {
+    /// Every touched host is back; the text says on what.
+    Done(String),
+    NoRecipe(Vec<String>),
+    Failed(Vec<String>),
+}
+
+impl RollbackResult {
+    fn describe(&self) -> String {
+        match self {
+            RollbackResult::Done(s) => s.clone(),
+            RollbackResult::NoRecipe(hosts) => format!(
+                "the recipe has no rollback, so {} stay(s) on the new version",
+                hosts.join(", ")
+            ),
+            RollbackResult::Failed(hosts) => format!("rollback FAILED on {}: check them by hand", hosts.join(", ")),
+        }
+    }
+}
+
+/// Rolls back the hosts a failed or cancelled deploy touched, in parallel.
+async fn rollback_hosts(ctx: &Ctx<'_>, touched: &[&Host]) -> RollbackResult {
+    if touched.is_empty() {
+        return RollbackResult::Done("no host was changed".to_owned());
+    }
+    let names: Vec<String> = touched.iter().map(|h| h.name.to_string()).collect();
+    let Some(task) = &ctx.recipe.rollback else {
+        return RollbackResult::NoRecipe(names);
+    };
+    ctx.status.set(&format!("rolling back {}", names.join(", "))).await;
+    let results = join_all(touched.iter().map(|h| async move {
+        for step in &task.steps {
+            let job = job(ctx, h, &step.run, step.timeout.unwrap_or(ctx.recipe.step_timeout), None);
+            match ctx.inner.exec.run(&job, ctx.pump.sender()).await {
+                Ok(exit) if exit.success() => {}
+                _ => return false,
+            }
+        }
+        true
+    }))
+    .await;
+    let failed: Vec<String> = touched
+        .iter()
+        .zip(&results)
+        .filter(|(_, ok)| !**ok)
+        .map(|(h, _)| h.name.to_string())
+        .collect();
+    if !failed.is_empty() {
+        return RollbackResult::Failed(failed);
+    }
+    let back: Vec<String> = touched
+        .iter()
+        .map(|h| match ctx.previous.get(h.name.as_str()) {
+            Some(v) => format!("{} is back on {v}", h.name),
+            None => format!("{} is back to no release", h.name),
+        })
+        .collect();
+    RollbackResult::Done(back.join(", "))
+}
+
+pub fn label(d: &Deploy) -> String {
+    deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()))
+}
+

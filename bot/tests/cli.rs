@@ -1,0 +1,139 @@
+//! The real `deckhand` binary, driven as a script would: the console's line protocol on
+//! stdin/stdout, `parse`, `check`.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(args)
+        .current_dir(common::repo())
+        .env("DECKHAND_DATA", data)
+        .env_remove("DECKHAND_NOW")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn the_console_speaks_its_line_protocol() {
+    let data = tempfile::tempdir().unwrap();
+    let out = deckhand(
+        &["console"],
+        "deploy api@v1.2.0 to staging\n/wait\nlive api in staging\n/react m99 white_check_mark\n/as carol\nhistory\n",
+        data.path(),
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let first = stdout.lines().next().unwrap();
+    assert_eq!(first, "[m1] #1 api@v1.2.0 → staging: starting (requested by alice)");
+    assert!(stdout.contains("[m1 edited] #1 api@v1.2.0 → staging: host 1/1, step 1/"), "{stdout}");
+    assert!(stdout.contains("[m2 > m1] api-staging | "), "{stdout}");
+    assert!(stdout.contains("[m1 edited] #1 api@v1.2.0 → staging: succeeded in"), "{stdout}");
+    assert!(stdout.contains("api in staging: v1.2.0 · deployed by alice"), "{stdout}");
+    // Several lines: the further ones are indented by four spaces.
+    assert!(stdout.contains("\n    "), "{stdout}");
+    assert!(stderr.contains("console: there is no message m99"), "{stderr}");
+    for line in stdout.lines() {
+        assert!(line.starts_with("[m") || line.starts_with("    "), "not the protocol: {line:?}");
+    }
+}
+
+#[test]
+fn the_console_waits_for_deploys_at_end_of_input_and_remembers_them() {
+    let data = tempfile::tempdir().unwrap();
+    let out = deckhand(&["console", "--user", "dave"], "deploy web@v3 to staging\n", data.path());
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("succeeded in"), "it waited for the deploy");
+    let out = deckhand(&["console"], "live web in staging\n", data.path());
+    assert!(text(&out.stdout).contains("web in staging: v3 · deployed by dave"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["console"])
+        .current_dir(common::repo())
+        .env("DECKHAND_DATA", data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // `deploy:slow` sleeps long enough for us to kill the bot mid-step.
+    child.stdin.as_mut().unwrap().write_all(b"deploy:slow api@v9 to staging\n").unwrap();
+    let db = data.path().join("deckhand.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let steps_dir = data.path().join("hosts/api/staging/api-staging/slow-started");
+    while !steps_dir.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(steps_dir.exists(), "the slow step never started");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(db.exists());
+
+    let out = deckhand(&["console"], "status #1\n", data.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("#1 api@v9 → staging · interrupted"), "{stdout}");
+}
+
+#[test]
+fn parse_prints_json_and_exits_by_verdict() {
+    let data = tempfile::tempdir().unwrap();
+    let out = deckhand(&["parse", "deploy hubot/atmos/branch to production/fe"], "", data.path());
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["command"], "deploy");
+    assert_eq!(v["app"], "hubot");
+    assert_eq!(v["ref"], "atmos/branch");
+    assert_eq!(v["env"], "production");
+    assert_eq!(v["host"], "fe");
+    assert_eq!(v["force"], false);
+
+    let out = deckhand(&["parse", "deploy api@$(rm -rf /)"], "", data.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["command"].is_null());
+    assert!(v["error"].as_str().unwrap().contains("ref"), "{v}");
+}
+
+#[test]
+fn check_summarises_the_example_and_points_at_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let out = deckhand(&["check"], "", data.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("api") && s.contains("web") && s.contains("weekend"), "{s}");
+
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(bad.path().join("config")).unwrap();
+    std::fs::create_dir_all(bad.path().join("deploy.d")).unwrap();
+    let cfg = std::fs::read_to_string(common::example_config()).unwrap();
+    std::fs::write(bad.path().join("config/deckhand.toml"), cfg).unwrap();
+    let recipe = std::fs::read_to_string(common::repo().join("deploy.d/web.toml")).unwrap();
+    std::fs::write(bad.path().join("deploy.d/web.toml"), recipe.replacen("hosts", "hots", 1)).unwrap();
+    let path = bad.path().join("config/deckhand.toml");
+    let out = deckhand(&["check", "--config", path.to_str().unwrap()], "", data.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("deploy.d/web.toml:"), "{err}");
+    assert!(err.contains("hots"), "{err}");
+    assert!(err.contains("did you mean `hosts`"), "{err}");
+}

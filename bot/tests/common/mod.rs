@@ -1,0 +1,142 @@
+//! Test helpers that read like a chat: `bot.say("alice", "deploy api to staging")`.
+//! Everything is real: the shipped example configuration, a SQLite file, local processes, and
+//! the console adapter printing the console protocol into a buffer we can read.
+#![allow(dead_code)]
+
+use deckhand::chat::ChatEvent;
+use deckhand::chat::console::{CHANNEL, ConsoleOut};
+use deckhand::chat::{ChatOut, Reaction};
+use deckhand::config::Config;
+use deckhand::engine::{Bot, Clock};
+use deckhand::exec::LocalExecutor;
+use deckhand::store::Store;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The repository root (the tests run from `bot/`).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn example_config() -> PathBuf {
+    repo().join("config/deckhand.toml")
+}
+
+#[derive(Clone, Default)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+pub struct TestBot {
+    pub bot: Bot,
+    pub store: Store,
+    pub data: tempfile::TempDir,
+    buf: SharedBuf,
+    out: Arc<ConsoleOut>,
+}
+
+impl TestBot {
+    /// The shipped example, a fresh data directory, the real clock.
+    pub async fn new() -> Self {
+        Self::with(example_config(), tempfile::tempdir().unwrap(), Clock::real()).await
+    }
+
+    pub async fn with(config: PathBuf, data: tempfile::TempDir, clock: Clock) -> Self {
+        let config = Arc::new(Config::load(&config).expect("the config loads"));
+        let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
+        let buf = SharedBuf::default();
+        let out = Arc::new(ConsoleOut::new(Box::new(buf.clone())));
+        let exec = Arc::new(LocalExecutor::new(data.path()));
+        let chat: Arc<dyn ChatOut> = out.clone();
+        let bot = Bot::start(config, store.clone(), chat, exec, clock).await.unwrap();
+        Self { bot, store, data, buf, out }
+    }
+
+    /// `user` types `text` in the console channel; returns what the bot printed in answer
+    /// (before any deploy it started goes on in the background).
+    pub async fn say(&self, user: &str, text: &str) -> String {
+        let before = self.buf.text().len();
+        self.bot
+            .handle(ChatEvent::Message {
+                channel: CHANNEL.into(),
+                user: user.into(),
+                text: text.into(),
+                direct: true,
+                from_bot: false,
+            })
+            .await;
+        self.buf.text()[before..].to_owned()
+    }
+
+    /// A message in a channel (prefix or mention needed).
+    pub async fn say_in_channel(&self, user: &str, text: &str) -> String {
+        let before = self.buf.text().len();
+        self.bot
+            .handle(ChatEvent::Message {
+                channel: "ops".into(),
+                user: user.into(),
+                text: text.into(),
+                direct: false,
+                from_bot: false,
+            })
+            .await;
+        self.buf.text()[before..].to_owned()
+    }
+
+    pub async fn react(&self, user: &str, msg: &str, emoji: &str) -> String {
+        let before = self.buf.text().len();
+        self.bot
+            .handle(ChatEvent::ReactionAdded(Reaction {
+                channel: CHANNEL.into(),
+                user: user.into(),
+                message: msg.into(),
+                emoji: emoji.into(),
+                from_bot: false,
+            }))
+            .await;
+        self.buf.text()[before..].to_owned()
+    }
+
+    /// Waits until nothing runs or waits, and the log holds every line.
+    pub async fn wait(&self) {
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            self.bot.wait_idle().await;
+            self.bot.flush_log().await;
+        })
+        .await
+        .expect("deploys finished within a minute");
+    }
+
+    /// Everything the bot printed so far, in the console protocol.
+    pub fn transcript(&self) -> String {
+        self.buf.text()
+    }
+
+    /// A file in a local host's directory, if it exists.
+    pub fn host_file(&self, app: &str, env: &str, host: &str, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.host_dir(app, env, host).join(file)).ok()
+    }
+
+    pub fn host_dir(&self, app: &str, env: &str, host: &str) -> PathBuf {
+        self.data.path().join("hosts").join(app).join(env).join(host)
+    }
+
+    pub fn knows_message(&self, id: &str) -> bool {
+        self.out.knows(id)
+    }
+}

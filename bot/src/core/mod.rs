@@ -5,4 +5,5 @@ pub mod command;
 pub mod lifecycle;
 pub mod names;
 pub mod parse;
+pub mod render;
 pub mod suggest;

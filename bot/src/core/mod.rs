@@ -10,4 +10,5 @@ pub mod parse;
 pub mod plan;
 pub mod policy;
 pub mod queue;
+pub mod render;
 pub mod suggest;

@@ -1,1 +1,2621 @@
-//! Parser: see the helper task.
+//! The chat command language (product.md §2, §3, §8): one message in, one [`Parsed`] out.
+//!
+//! Pure and total: no I/O, no configuration, no clock, and every input — however long, hostile
+//! or garbled — ends in a [`Parsed`] value, never a panic. Names are validated here by the
+//! `names` newtypes, so nothing a user typed reaches the rest of the bot unchecked; whether a
+//! valid name is also a *configured* one is the bot's business.
+//!
+//! How a message is read:
+//! 1. Addressing: a prefix (`!deploy`) or a mention (`deckhand: deploy`) is required in a
+//!    channel and optional in a direct message; it is stripped.
+//! 2. Normalising: any run of whitespace (tabs, newlines, NBSP, other Unicode spaces and
+//!    zero-width spaces) becomes one space, so later code sees tokens separated by `' '`.
+//! 3. The first word picks the command; each command reads the rest with a small [`Lexer`].
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use crate::core::command::{Command, DeployArgs, DeployId, FreezeSpan, LockTarget, SearchArgs};
+use crate::core::lifecycle::DeployState;
+use crate::core::names::{AppName, EnvName, GitRef, HostName, NameError, shown};
+use crate::core::suggest::closest;
+
+/// Who a message must be addressed to, and how (product.md §2).
+#[derive(Debug, Clone, Copy)]
+pub struct Addressing<'a> {
+    /// Message prefixes, e.g. `["!", "."]`. Empty strings are ignored.
+    pub prefixes: &'a [String],
+    /// Names/mention forms that address the bot: e.g. `["deckhand", "@deckhand", "<@U0BOT>"]` —
+    /// a message starting with one of these (optionally followed by `:` or `,`) is addressed.
+    pub mentions: &'a [String],
+    /// true in a direct message and in the console: prefix and mention optional.
+    pub direct: bool,
+}
+
+/// What a message means to the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Not for the bot (or blank): the bot stays silent.
+    NotAddressed,
+    Command(Command),
+    /// Addressed to the bot but not understood: the bot answers with the error.
+    NotUnderstood(ParseError),
+}
+
+/// Why an addressed message was not understood, worded for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// One short user-facing line, e.g. "I don't know the command `deplyo`. Did you mean `deploy`?"
+    pub message: String,
+    /// What the user probably meant, when there is a good guess: a command word, a flag, a
+    /// state, or a corrected command (`deploy api to prod`).
+    pub suggestion: Option<String>,
+}
+
+/// Longest message the parser reads; anything longer is refused without being tokenised.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+/// Longest reason (`--reason`, `--emergency`, `deny #N <reason>`), in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Most rows `history … last <N>` may ask for.
+pub const MAX_HISTORY: u32 = 1000;
+
+/// Most free words in one `search`.
+pub const MAX_SEARCH_WORDS: usize = 32;
+
+/// Longest one-off freeze from chat; longer ones belong in the configuration.
+pub const MAX_FREEZE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Reads one chat message.
+pub fn parse(text: &str, addr: &Addressing) -> Parsed {
+    let Some(body) = strip_addressing(text, addr) else {
+        return Parsed::NotAddressed;
+    };
+    if let Some(len) = too_long(text) {
+        return Parsed::NotUnderstood(ParseError::new(format!(
+            "That message is {len} characters long; deckhand reads commands of at most {MAX_MESSAGE_CHARS}."
+        )));
+    }
+    let normal = normalize(body);
+    if normal.is_empty() {
+        return Parsed::NotUnderstood(ParseError::new(
+            "You called me without a command. Say `help` to see what I can do.",
+        ));
+    }
+    match parse_command(&normal) {
+        Ok(cmd) => Parsed::Command(cmd),
+        Err(err) => Parsed::NotUnderstood(err),
+    }
+}
+
+/// Reads a message as a direct message with the default prefixes (`!`, `.`) and mentions
+/// (`deckhand`, `@deckhand`): what `deckhand parse` and the console use.
+pub fn parse_direct(text: &str) -> Parsed {
+    let prefixes = ["!".to_owned(), ".".to_owned()];
+    let mentions = ["deckhand".to_owned(), "@deckhand".to_owned()];
+    let addr = Addressing {
+        prefixes: &prefixes,
+        mentions: &mentions,
+        direct: true,
+    };
+    parse(text, &addr)
+}
+
+/// The JSON object of product.md §8: always `"command"` (the command's name, or null), plus the
+/// fields that apply to that command, null when the message did not give them; `"error"` (and
+/// `"suggestion"`) when the message was not understood.
+pub fn to_json(p: &Parsed) -> Value {
+    match p {
+        Parsed::NotAddressed => json!({ "command": null }),
+        Parsed::NotUnderstood(e) => {
+            json!({ "command": null, "error": e.message, "suggestion": e.suggestion })
+        }
+        Parsed::Command(c) => command_json(c),
+    }
+}
+
+impl ParseError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    fn suggesting(mut self, suggestion: impl Into<String>) -> Self {
+        self.suggestion = Some(suggestion.into());
+        self
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl From<NameError> for ParseError {
+    fn from(e: NameError) -> Self {
+        ParseError::new(format!("{e}."))
+    }
+}
+
+type PResult<T> = Result<T, ParseError>;
+
+// ---------------------------------------------------------------------------------------------
+// Shared with `render`, so that the text form of a command reads back the way it was written.
+
+/// Quote pairs a reason may be written in: straight, and the curly ones phones type. The order
+/// is the order `render` tries them in.
+pub(crate) const QUOTES: [(char, char); 4] = [('"', '"'), ('“', '”'), ('\'', '\''), ('‘', '’')];
+
+/// Splits a leading quoted string off `s`: `("content", "rest")`. The closing quote is the first
+/// one followed by a space or the end, so `'can't stop'` reads as one reason.
+pub(crate) fn split_quoted(s: &str) -> Option<(&str, &str)> {
+    let open = s.chars().next()?;
+    let &(_, close) = QUOTES.iter().find(|(o, _)| *o == open)?;
+    let body = &s[open.len_utf8()..];
+    body.match_indices(close).find_map(|(i, q)| {
+        let after = &body[i + q.len()..];
+        (after.is_empty() || after.starts_with(' '))
+            .then(|| (&body[..i], after.trim_start_matches(' ')))
+    })
+}
+
+/// Whether `s` starts with an opening quote.
+pub(crate) fn starts_quoted(s: &str) -> bool {
+    s.starts_with(|c| QUOTES.iter().any(|&(o, _)| o == c))
+}
+
+/// Whether a token is a flag: `--name`, `-x`, or `—name`/`–name` (phones turn `--` into a dash).
+pub(crate) fn is_flag(tok: &str) -> bool {
+    Flag::of(tok).is_some()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addressing and normalising.
+
+/// The message without its prefix or mention, or `None` when it is not for the bot.
+fn strip_addressing<'t>(text: &'t str, addr: &Addressing) -> Option<&'t str> {
+    let t = text.trim_start_matches(is_sep);
+    if let Some(rest) = strip_mention(t, addr.mentions) {
+        // "@deckhand !deploy": a prefix after a mention is redundant, not wrong.
+        let rest = rest.trim_start_matches(is_sep);
+        let rest = strip_prefix(rest, addr.prefixes).unwrap_or(rest);
+        return Some(rest);
+    }
+    if let Some(rest) = strip_prefix(t, addr.prefixes) {
+        let rest = rest.trim_start_matches(is_sep);
+        // In a channel "...", "!!!" or ".5s" are chat, not commands: after a prefix a command
+        // starts with a letter (or is a bare `#N`).
+        let looks_like_command =
+            rest.is_empty() || rest.starts_with(|c: char| c.is_alphabetic() || c == '#');
+        return (addr.direct || looks_like_command).then_some(rest);
+    }
+    (addr.direct && !t.trim_end_matches(is_sep).is_empty()).then_some(t)
+}
+
+fn strip_prefix<'t>(t: &'t str, prefixes: &[String]) -> Option<&'t str> {
+    prefixes
+        .iter()
+        .filter(|p| !p.is_empty())
+        .find_map(|p| t.strip_prefix(p.as_str()))
+}
+
+/// `deckhand deploy`, `deckhand: deploy`, `@deckhand, deploy`, `<@U0BOT> deploy`. A mention that
+/// ends in a letter must end a word there, so `deckhandbot` does not address `deckhand`.
+fn strip_mention<'t>(t: &'t str, mentions: &[String]) -> Option<&'t str> {
+    let mut mentions: Vec<&String> = mentions.iter().filter(|m| !m.is_empty()).collect();
+    mentions.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    mentions.into_iter().find_map(|m| {
+        let head = t.get(..m.len())?;
+        if !head.eq_ignore_ascii_case(m) {
+            return None;
+        }
+        let rest = &t[m.len()..];
+        let ends_word = !m.ends_with(|c: char| c.is_alphanumeric())
+            || rest.is_empty()
+            || rest.starts_with(|c: char| is_sep(c) || c == ':' || c == ',');
+        ends_word.then(|| rest.strip_prefix([':', ',']).unwrap_or(rest))
+    })
+}
+
+/// Token separators: Unicode whitespace (which includes NBSP and the other spaces) plus the
+/// zero-width characters that chat clients and copy-paste slip in.
+fn is_sep(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{180E}')
+}
+
+/// The message's length in characters when it is over the limit. Counting is only needed when
+/// the byte length is over it, since a character is at least one byte.
+fn too_long(text: &str) -> Option<usize> {
+    if text.len() <= MAX_MESSAGE_CHARS {
+        return None;
+    }
+    let chars = text.chars().count();
+    (chars > MAX_MESSAGE_CHARS).then_some(chars)
+}
+
+fn normalize(s: &str) -> String {
+    s.split(is_sep)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Deploy,
+    Rollback,
+    Cancel,
+    Approve,
+    Deny,
+    Status,
+    Live,
+    Version,
+    Where,
+    WhatsLive,
+    History,
+    Deploys,
+    Search,
+    Lock,
+    Unlock,
+    Locks,
+    Freeze,
+    Unfreeze,
+    Windows,
+    Wcid,
+    Help,
+}
+
+/// Every word that starts a command, with the command's §8 name (also its `help` topic). The
+/// order is the order suggestions prefer on a tie.
+const VERBS: [(&str, Verb, &str); 23] = [
+    ("deploy", Verb::Deploy, "deploy"),
+    ("rollback", Verb::Rollback, "rollback"),
+    ("cancel", Verb::Cancel, "cancel"),
+    ("approve", Verb::Approve, "approve"),
+    ("deny", Verb::Deny, "deny"),
+    ("status", Verb::Status, "status"),
+    ("live", Verb::Live, "live"),
+    ("history", Verb::History, "history"),
+    ("search", Verb::Search, "search"),
+    ("lock", Verb::Lock, "lock"),
+    ("unlock", Verb::Unlock, "unlock"),
+    ("locks", Verb::Locks, "locks"),
+    ("freeze", Verb::Freeze, "freeze"),
+    ("unfreeze", Verb::Unfreeze, "unfreeze"),
+    ("windows", Verb::Windows, "windows"),
+    ("wcid", Verb::Wcid, "wcid"),
+    ("help", Verb::Help, "help"),
+    ("deploys", Verb::Deploys, "history"),
+    ("log", Verb::Search, "search"),
+    ("version", Verb::Version, "live"),
+    ("where", Verb::Where, "live"),
+    ("what's", Verb::WhatsLive, "live"),
+    ("whats", Verb::WhatsLive, "live"),
+];
+
+impl Verb {
+    /// Looks a command word up: case-insensitive, curly apostrophes read as straight ones.
+    fn of(word: &str) -> Option<(Verb, &'static str)> {
+        let word = word.to_lowercase().replace(['’', '‘', '`'], "'");
+        VERBS
+            .iter()
+            .find(|(w, _, _)| *w == word)
+            .map(|&(_, v, name)| (v, name))
+    }
+
+    /// Questions may end in `?` ("what's live?", "wcid?"); the `?` is dropped.
+    fn is_question(self) -> bool {
+        use Verb::*;
+        matches!(
+            self,
+            Status
+                | Live
+                | Version
+                | Where
+                | WhatsLive
+                | History
+                | Deploys
+                | Locks
+                | Windows
+                | Wcid
+                | Help
+        )
+    }
+}
+
+/// Reads a normalised, non-empty message (no prefix or mention).
+fn parse_command(text: &str) -> PResult<Command> {
+    if let Some(id) = bare_id(text) {
+        return Ok(Command::Status { id: Some(id) });
+    }
+    let first = text.split(' ').next().unwrap_or_default();
+    let (head, suffix) = first.split_at(first.find(['!', ':']).unwrap_or(first.len()));
+    let word = head.trim_end_matches(['?', '？']);
+    let shown_head = if head.is_empty() { first } else { head };
+    let Some((verb, name)) = Verb::of(word) else {
+        return Err(unknown_command(shown_head, word));
+    };
+    if word != head && !verb.is_question() {
+        return Err(unknown_command(shown_head, word));
+    }
+    if !suffix.is_empty() && verb != Verb::Deploy {
+        return Err(ParseError::new(format!(
+            "Only `deploy` takes `!` or `:task` (as in `deploy!:migrate api`); I can't read `{}`.",
+            shown(first)
+        )));
+    }
+    let text = if verb.is_question() {
+        text.trim_end_matches(['?', '？', ' '])
+    } else {
+        text
+    };
+    let mut lx = Lexer::new(text);
+    lx.bump();
+    dispatch(verb, name, suffix, &mut lx)
+}
+
+/// `#12` alone asks for the status of #12 (product.md §2).
+fn bare_id(text: &str) -> Option<DeployId> {
+    let digits = text.trim_end_matches('?').strip_prefix('#')?;
+    deploy_id(&format!("#{digits}")).ok()
+}
+
+fn dispatch(verb: Verb, name: &str, suffix: &str, lx: &mut Lexer) -> PResult<Command> {
+    match verb {
+        Verb::Deploy => deploy(lx, suffix),
+        Verb::Rollback => rollback(lx),
+        Verb::Cancel => Ok(Command::Cancel {
+            id: required_id(lx, name)?,
+        }),
+        Verb::Approve => Ok(Command::Approve {
+            id: required_id(lx, name)?,
+        }),
+        Verb::Deny => deny(lx),
+        Verb::Status => status(lx),
+        Verb::Live => live(lx, None),
+        Verb::Version => live(lx, Some("version api in prod")),
+        Verb::Where => where_(lx),
+        Verb::WhatsLive => whats_live(lx),
+        Verb::History | Verb::Deploys => history(lx),
+        Verb::Search => search(lx),
+        Verb::Lock => {
+            let (target, reason) = lock(lx, "lock", true)?;
+            Ok(Command::Lock { target, reason })
+        }
+        Verb::Unlock => {
+            let (target, _) = lock(lx, "unlock", false)?;
+            Ok(Command::Unlock { target })
+        }
+        Verb::Locks => no_args(lx, "locks").map(|()| Command::Locks),
+        Verb::Freeze => freeze(lx),
+        Verb::Unfreeze => unfreeze(lx),
+        Verb::Windows => windows(lx),
+        Verb::Wcid => wcid(lx),
+        Verb::Help => help(lx),
+    }
+}
+
+/// `typed` is shown, `word` (without a trailing `?`) is matched.
+fn unknown_command(typed: &str, word: &str) -> ParseError {
+    let known = VERBS.iter().map(|(w, _, _)| *w);
+    match closest(word, known) {
+        Some(guess) => ParseError::new(format!(
+            "I don't know the command `{}`. Did you mean `{guess}`?",
+            shown(typed)
+        ))
+        .suggesting(guess),
+        None => ParseError::new(format!(
+            "I don't know the command `{}`. Say `help` to see what I can do.",
+            shown(typed)
+        )),
+    }
+}
+
+/// `deploy[!][:task] <app>[/<ref>|@<ref>] [to|in|on <env>[/<host>]] [--dry-run|noop] [--emergency "<reason>"]`
+fn deploy(lx: &mut Lexer, suffix: &str) -> PResult<Command> {
+    let (force, task) = deploy_suffix(suffix)?;
+    let mut target: Option<(AppName, Option<GitRef>)> = None;
+    let mut place: Option<(EnvName, Option<HostName>)> = None;
+    let mut dry_run = false;
+    let mut emergency = None;
+    while let Some(tok) = lx.peek() {
+        if let Some(flag) = Flag::of(tok) {
+            match flag.name.as_str() {
+                "dry-run" => {
+                    lx.plain_flag(&flag)?;
+                    dry_run = true;
+                }
+                "emergency" if emergency.is_some() => return Err(flag.twice()),
+                "emergency" => emergency = Some(lx.flag_reason(&flag)?),
+                _ => return Err(flag.unknown("deploy", &["dry-run", "emergency"])),
+            }
+        } else if target.is_none() {
+            if is_kw(tok, &["to", "in", "on"]) {
+                return Err(which("app", "deploy api to prod"));
+            }
+            target = Some(app_and_ref(tok)?);
+            lx.bump();
+        } else if let Some(prep) = lx.eat_kw(&["to", "in", "on"]) {
+            if place.is_some() {
+                return Err(twice("env"));
+            }
+            place = Some(env_and_host(lx.value_after(prep, "deploy api to prod")?)?);
+        } else if tok.eq_ignore_ascii_case("noop") {
+            lx.bump();
+            dry_run = true;
+        } else {
+            return Err(lx.leftover_maybe_env(place.is_none(), "to"));
+        }
+    }
+    let Some((app, git_ref)) = target else {
+        return Err(which("app", "deploy api to prod"));
+    };
+    let (env, host) = place.map_or((None, None), |(e, h)| (Some(e), h));
+    Ok(Command::Deploy(DeployArgs {
+        app,
+        git_ref,
+        env,
+        host,
+        task,
+        force,
+        dry_run,
+        emergency,
+    }))
+}
+
+/// `!`, `:task`, `!:task` (product.md) and `:task!` (hubot-deploy's order).
+fn deploy_suffix(suffix: &str) -> PResult<(bool, Option<String>)> {
+    let (bang, rest) = match suffix.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, suffix),
+    };
+    if rest.is_empty() {
+        return Ok((bang, None));
+    }
+    let bad = || {
+        ParseError::new(format!(
+            "I can't read `deploy{}`: write `deploy!`, `deploy:migrate` or `deploy!:migrate`.",
+            shown(suffix)
+        ))
+    };
+    let task = rest.strip_prefix(':').ok_or_else(bad)?;
+    let (task, late_bang) = match task.strip_suffix('!') {
+        Some(t) if !bang => (t, true),
+        _ => (task, false),
+    };
+    if task.is_empty() {
+        return Err(ParseError::new(
+            "`deploy:` needs a task name, e.g. `deploy:migrate api to prod`.",
+        ));
+    }
+    let task = AppName::parse(task).map_err(|e| renamed(e, "task name"))?;
+    Ok((bang || late_bang, Some(task.as_str().to_owned())))
+}
+
+/// `rollback <app> [in|on] <env> [to <version>]`
+fn rollback(lx: &mut Lexer) -> PResult<Command> {
+    const EXAMPLE: &str = "rollback api in prod";
+    let tok = lx.positional(EXAMPLE, &["in", "on", "to"], "app")?;
+    let (app, at_version) = app_and_ref(tok)?;
+    lx.eat_kw(&["in", "on"]);
+    let env = EnvName::parse(lx.positional(EXAMPLE, &["to"], "env")?)?;
+    let mut version = at_version;
+    if let Some(kw) = lx.eat_kw(&["to"]) {
+        if version.is_some() {
+            return Err(twice("version"));
+        }
+        version = Some(GitRef::parse(
+            lx.value_after(kw, "rollback api in prod to v1.4.2")?,
+        )?);
+    }
+    lx.end()?;
+    Ok(Command::Rollback { app, env, version })
+}
+
+/// `deny #N [reason…]`: the rest of the message is the reason, quoted or not.
+fn deny(lx: &mut Lexer) -> PResult<Command> {
+    let id = deploy_id(lx.positional("deny #12 wrong version", &[], "deploy")?)?;
+    let reason = tail_reason(lx)?;
+    Ok(Command::Deny { id, reason })
+}
+
+fn tail_reason(lx: &mut Lexer) -> PResult<Option<String>> {
+    let Some(first) = lx.peek() else {
+        return Ok(None);
+    };
+    if let Some(flag) = Flag::of(first) {
+        if flag.name != "reason" {
+            return Err(flag.unknown("deny", &["reason"]));
+        }
+        let reason = lx.flag_reason(&flag)?;
+        lx.end()?;
+        return Ok(Some(reason));
+    }
+    let rest = lx.take_rest();
+    let reason = match split_quoted(rest) {
+        Some((inner, "")) => inner,
+        _ => rest,
+    };
+    checked_reason(reason).map(Some)
+}
+
+/// `status [#N]`
+fn status(lx: &mut Lexer) -> PResult<Command> {
+    let id = match lx.peek() {
+        None => None,
+        Some(tok) if is_flag(tok) => {
+            return Err(Flag::of(tok).unwrap_or_default().unknown("status", &[]));
+        }
+        Some(tok) => {
+            let id = deploy_id(tok)?;
+            lx.bump();
+            Some(id)
+        }
+    };
+    lx.end()?;
+    Ok(Command::Status { id })
+}
+
+fn required_id(lx: &mut Lexer, verb: &str) -> PResult<DeployId> {
+    let example = format!("{verb} #12");
+    let id = deploy_id(lx.positional(&example, &[], "deploy")?)?;
+    lx.end()?;
+    Ok(id)
+}
+
+/// `live [<app>] [on|in <env>] [--check]`, and the same after `version`, `where is` and
+/// `what's live`. `required` is an example when the app must be given.
+fn live(lx: &mut Lexer, required: Option<&str>) -> PResult<Command> {
+    let mut app = None;
+    let mut env = None;
+    let mut check = false;
+    while let Some(tok) = lx.peek() {
+        if let Some(flag) = Flag::of(tok) {
+            if flag.name != "check" {
+                return Err(flag.unknown("live", &["check"]));
+            }
+            lx.plain_flag(&flag)?;
+            check = true;
+        } else if let Some(prep) = lx.eat_kw(&["in", "on"]) {
+            if env.is_some() {
+                return Err(twice("env"));
+            }
+            env = Some(EnvName::parse(lx.value_after(prep, "live api in prod")?)?);
+        } else if app.is_none() {
+            app = Some(AppName::parse(tok)?);
+            lx.bump();
+        } else {
+            return Err(lx.leftover_maybe_env(env.is_none(), "in"));
+        }
+    }
+    if let (Some(example), None) = (required, &app) {
+        return Err(which("app", example));
+    }
+    Ok(Command::Live { app, env, check })
+}
+
+/// `what's live [<app>] [on <env>]`
+fn whats_live(lx: &mut Lexer) -> PResult<Command> {
+    if lx.eat_kw(&["live"]).is_none() {
+        return Err(
+            ParseError::new("Did you mean `what's live`? e.g. `what's live on prod`.")
+                .suggesting("what's live"),
+        );
+    }
+    live(lx, None)
+}
+
+/// `where is <app>` or `where can I deploy [<app>]`
+fn where_(lx: &mut Lexer) -> PResult<Command> {
+    if lx.eat_kw(&["is"]).is_some() {
+        return live(lx, Some("where is api"));
+    }
+    if lx.eat_kw(&["can"]).is_some()
+        && lx.eat_kw(&["i"]).is_some()
+        && lx.eat_kw(&["deploy"]).is_some()
+    {
+        return wcid(lx);
+    }
+    Err(ParseError::new(
+        "Ask `where is api` (what's live) or `where can I deploy api` (what's open).",
+    ))
+}
+
+/// `wcid [<app>]`
+fn wcid(lx: &mut Lexer) -> PResult<Command> {
+    let app = lx.optional_name("wcid")?.map(AppName::parse).transpose()?;
+    lx.end()?;
+    Ok(Command::Wcid { app })
+}
+
+/// `history [<app>[/<ref>]] [in <env>] [last <N>]`, also `deploys <app>[/<ref>] [in <env>]`.
+fn history(lx: &mut Lexer) -> PResult<Command> {
+    let mut target: Option<(AppName, Option<GitRef>)> = None;
+    let mut env = None;
+    let mut limit = None;
+    while let Some(tok) = lx.peek() {
+        if let Some(flag) = Flag::of(tok) {
+            return Err(flag.unknown("history", &[]));
+        } else if let Some(prep) = lx.eat_kw(&["in", "on"]) {
+            if env.is_some() {
+                return Err(twice("env"));
+            }
+            env = Some(EnvName::parse(
+                lx.value_after(prep, "history api in prod")?,
+            )?);
+        } else if let Some(kw) = lx.eat_kw(&["last"]) {
+            if limit.is_some() {
+                return Err(twice("`last`"));
+            }
+            limit = Some(history_limit(lx.value_after(kw, "history api last 5")?)?);
+        } else if target.is_none() {
+            target = Some(app_and_ref(tok)?);
+            lx.bump();
+        } else {
+            return Err(lx.leftover_maybe_env(env.is_none(), "in"));
+        }
+    }
+    let (app, git_ref) = target.map_or((None, None), |(a, r)| (Some(a), r));
+    Ok(Command::History {
+        app,
+        env,
+        git_ref,
+        limit,
+    })
+}
+
+fn history_limit(tok: &str) -> PResult<u32> {
+    match tok.parse::<u32>() {
+        Ok(n) if (1..=MAX_HISTORY).contains(&n) && tok.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(ParseError::new(format!(
+            "`last` takes a number from 1 to {MAX_HISTORY}, not `{}`.",
+            shown(tok)
+        ))),
+    }
+}
+
+/// `search <words> [app:<a>] [env:<e>] [user:<u>] [status:<s>] [since:<date>] [until:<date>]`.
+/// Words are reduced to their letters and digits and lower-cased, so no FTS operator (`AND`,
+/// `NEAR`, `*`, `"`, `-`, `:`, `^`…) survives into the query; flags are words here too, since
+/// searching the log for `--force` is legitimate.
+fn search(lx: &mut Lexer) -> PResult<Command> {
+    let mut args = SearchArgs::default();
+    let mut filters = 0;
+    while let Some(tok) = lx.bump() {
+        if let Some((key, value)) = tok.split_once(':')
+            && let Some(key) = filter_key(key, value)?
+        {
+            search_filter(&mut args, key, value)?;
+            filters += 1;
+        } else {
+            args.words.extend(plain_words(tok));
+        }
+    }
+    if args.words.is_empty() && filters == 0 {
+        return Err(ParseError::new(
+            "What should I search for? e.g. `search timeout app:api since:2026-01-31`.",
+        ));
+    }
+    if args.words.len() > MAX_SEARCH_WORDS {
+        return Err(ParseError::new(format!(
+            "That search has {} words; use at most {MAX_SEARCH_WORDS}.",
+            args.words.len()
+        )));
+    }
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since >= until
+    {
+        return Err(ParseError::new("`since:` must be before `until:`."));
+    }
+    Ok(Command::Search(args))
+}
+
+const FILTER_KEYS: [&str; 6] = ["app", "env", "user", "status", "since", "until"];
+
+/// The filter a `key:value` token names; `None` when it is just words (`error:timeout`), an
+/// error when the key is one typo away from a filter (`stauts:failed`).
+fn filter_key(key: &str, value: &str) -> PResult<Option<&'static str>> {
+    let lower = key.to_ascii_lowercase();
+    if let Some(k) = FILTER_KEYS.iter().find(|k| **k == lower) {
+        return Ok(Some(k));
+    }
+    let near = FILTER_KEYS
+        .iter()
+        .find(|k| lower.len() >= 3 && strsim::damerau_levenshtein(&lower, k) == 1);
+    match near {
+        Some(k) if !value.is_empty() => Err(ParseError::new(format!(
+            "I don't know the filter `{}:`. Did you mean `{k}:`?",
+            shown(key)
+        ))
+        .suggesting(format!("{k}:"))),
+        _ => Ok(None),
+    }
+}
+
+fn search_filter(args: &mut SearchArgs, key: &str, value: &str) -> PResult<()> {
+    if value.is_empty() {
+        return Err(ParseError::new(format!(
+            "`{key}:` needs a value right after the colon, e.g. `{key}:{}`.",
+            filter_example(key)
+        )));
+    }
+    let dup = match key {
+        "app" => args.app.replace(AppName::parse(value)?).is_some(),
+        "env" => args.env.replace(EnvName::parse(value)?).is_some(),
+        "user" => args.user.replace(user_name(value)?).is_some(),
+        "status" => args.status.replace(deploy_state(value)?).is_some(),
+        "since" => args.since.replace(date(key, value)?).is_some(),
+        _ => args.until.replace(date(key, value)?).is_some(),
+    };
+    if dup {
+        return Err(twice(&format!("`{key}:`")));
+    }
+    Ok(())
+}
+
+fn filter_example(key: &str) -> &'static str {
+    match key {
+        "app" => "api",
+        "env" => "prod",
+        "user" => "alice",
+        "status" => "failed",
+        _ => "2026-01-31",
+    }
+}
+
+/// Letters and digits only, lower-cased: FTS5 operators are upper-case words or punctuation.
+fn plain_words(tok: &str) -> impl Iterator<Item = String> + '_ {
+    tok.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// A chat user as typed (`alice`, `@alice`, `carol.d`): letters, digits, `.`, `_`, `-`.
+fn user_name(raw: &str) -> PResult<String> {
+    let name = raw.strip_prefix('@').unwrap_or(raw);
+    let ok = name.chars().count() <= 64
+        && name.starts_with(|c: char| c.is_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(ParseError::new(format!(
+            "`{}` is not a user name: use letters, digits, `.`, `_` and `-`, e.g. `user:alice`.",
+            shown(raw)
+        )))
+    }
+}
+
+fn deploy_state(raw: &str) -> PResult<DeployState> {
+    raw.parse::<DeployState>().map_err(|_| {
+        let states = DeployState::ALL.map(DeployState::as_str);
+        let head = format!("`{}` is not a deploy state.", shown(raw));
+        match closest(raw, states) {
+            Some(s) => ParseError::new(format!("{head} Did you mean `{s}`?")).suggesting(s),
+            None => ParseError::new(format!("{head} Use one of: {}.", states.join(", "))),
+        }
+    })
+}
+
+/// `2026-01-31` (00:00 UTC that day) or RFC 3339 (`2026-01-31T09:00:00+01:00`).
+fn date(key: &str, raw: &str) -> PResult<DateTime<Utc>> {
+    if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ParseError::new(format!(
+                "`{}` is not a date for `{key}:`: use `2026-01-31` or `2026-01-31T09:00:00Z`.",
+                shown(raw)
+            ))
+        })
+}
+
+/// `lock <app> [in <env>] [--reason "<why>"]`, `lock <env>`, and `unlock` without a reason.
+fn lock(lx: &mut Lexer, verb: &str, takes_reason: bool) -> PResult<(LockTarget, Option<String>)> {
+    let example = format!("{verb} api in prod");
+    let mut first: Option<&str> = None;
+    let mut env = None;
+    let mut reason = None;
+    while let Some(tok) = lx.peek() {
+        if let Some(flag) = Flag::of(tok) {
+            let known: &[&str] = if takes_reason { &["reason"] } else { &[] };
+            match flag.name.as_str() {
+                "reason" if takes_reason && reason.is_some() => return Err(flag.twice()),
+                "reason" if takes_reason => reason = Some(lx.flag_reason(&flag)?),
+                _ => return Err(flag.unknown(verb, known)),
+            }
+        } else if first.is_none() {
+            first = Some(lx.positional(&example, &["in", "on"], "app or env")?);
+        } else if let Some(prep) = lx.eat_kw(&["in", "on"]) {
+            if env.is_some() {
+                return Err(twice("env"));
+            }
+            env = Some(EnvName::parse(lx.value_after(prep, &example)?)?);
+        } else {
+            return Err(lx.leftover_maybe_env(env.is_none(), "in"));
+        }
+    }
+    let Some(first) = first else {
+        return Err(which("app or env", &example));
+    };
+    let target = match env {
+        Some(env) => LockTarget::AppEnv {
+            app: AppName::parse(first)?,
+            env,
+        },
+        None => {
+            let name = AppName::parse(first).map_err(|e| renamed(e, "app or env name"))?;
+            LockTarget::One(name.as_str().to_owned())
+        }
+    };
+    Ok((target, reason))
+}
+
+/// `freeze <env> [for <duration>|until <time>] [--reason "<why>"]`
+fn freeze(lx: &mut Lexer) -> PResult<Command> {
+    const EXAMPLE: &str = "freeze prod for 2h --reason \"release\"";
+    let mut env = None;
+    let mut span = None;
+    let mut reason = None;
+    while let Some(tok) = lx.peek() {
+        if let Some(flag) = Flag::of(tok) {
+            match flag.name.as_str() {
+                "reason" if reason.is_some() => return Err(flag.twice()),
+                "reason" => reason = Some(lx.flag_reason(&flag)?),
+                _ => return Err(flag.unknown("freeze", &["reason"])),
+            }
+        } else if env.is_none() {
+            env = Some(EnvName::parse(lx.positional(
+                EXAMPLE,
+                &["for", "until"],
+                "env",
+            )?)?);
+        } else if let Some(kw) = lx.eat_kw(&["for", "until"]) {
+            if span.is_some() {
+                return Err(ParseError::new(
+                    "Give either `for <duration>` or `until <time>`, not both.",
+                ));
+            }
+            span = Some(freeze_span(kw, lx.words_until(&["for", "until"]))?);
+        } else {
+            return Err(lx.leftover());
+        }
+    }
+    let Some(env) = env else {
+        return Err(which("env", EXAMPLE));
+    };
+    Ok(Command::Freeze { env, span, reason })
+}
+
+fn freeze_span(kw: &str, words: &str) -> PResult<FreezeSpan> {
+    if kw.eq_ignore_ascii_case("until") {
+        if words.is_empty() {
+            return Err(ParseError::new(
+                "`until` needs a time, e.g. `freeze prod until 2026-11-27T08:00:00Z`.",
+            ));
+        }
+        return checked_text(words, "time", 100).map(FreezeSpan::Until);
+    }
+    if words.is_empty() {
+        return Err(ParseError::new(
+            "`for` needs a duration, e.g. `freeze prod for 2h`.",
+        ));
+    }
+    let d = humantime::parse_duration(words).map_err(|_| {
+        ParseError::new(format!(
+            "`{}` is not a duration: try `2h`, `90m` or `1day 12h`.",
+            shown(words)
+        ))
+    })?;
+    if d.is_zero() {
+        return Err(ParseError::new(
+            "A freeze must last longer than zero, e.g. `freeze prod for 2h`.",
+        ));
+    }
+    if d > MAX_FREEZE {
+        return Err(ParseError::new(format!(
+            "A freeze from chat lasts at most 30 days; `{}` is longer.",
+            shown(words)
+        )));
+    }
+    Ok(FreezeSpan::For(d))
+}
+
+/// `unfreeze <env>`
+fn unfreeze(lx: &mut Lexer) -> PResult<Command> {
+    let env = EnvName::parse(lx.positional("unfreeze prod", &[], "env")?)?;
+    lx.end()?;
+    Ok(Command::Unfreeze { env })
+}
+
+/// `windows [<env>]`
+fn windows(lx: &mut Lexer) -> PResult<Command> {
+    let env = lx
+        .optional_name("windows")?
+        .map(EnvName::parse)
+        .transpose()?;
+    lx.end()?;
+    Ok(Command::Windows { env })
+}
+
+/// `help [<command>]`: the topic is the §8 name of the command asked about.
+fn help(lx: &mut Lexer) -> PResult<Command> {
+    let Some(tok) = lx.optional_name("help")? else {
+        return Ok(Command::Help { topic: None });
+    };
+    let word = tok.split(['!', ':']).next().unwrap_or_default();
+    let Some((verb, name)) = Verb::of(word) else {
+        let known = VERBS.iter().map(|(w, _, _)| *w);
+        let err = ParseError::new(format!("I have no help on `{}`.", shown(tok)));
+        return Err(match closest(word, known) {
+            Some(g) => ParseError::new(format!("{} Did you mean `help {g}`?", err.message))
+                .suggesting(format!("help {g}")),
+            None => ParseError::new(format!("{} Say `help` for the list.", err.message)),
+        });
+    };
+    // Multi-word commands: `help what's live`, `help where can I deploy`.
+    match verb {
+        Verb::WhatsLive => {
+            lx.eat_kw(&["live"]);
+        }
+        Verb::Where => {
+            lx.eat_kw(&["is", "can"]);
+            lx.eat_kw(&["i"]);
+            lx.eat_kw(&["deploy"]);
+        }
+        _ => {}
+    }
+    lx.end()?;
+    Ok(Command::Help {
+        topic: Some(name.to_owned()),
+    })
+}
+
+fn no_args(lx: &mut Lexer, verb: &str) -> PResult<()> {
+    match lx.peek() {
+        Some(tok) if is_flag(tok) => Err(Flag::of(tok).unwrap_or_default().unknown(verb, &[])),
+        _ => lx.end(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values.
+
+/// `api`, `api/feature/x` (hubot-deploy), `api@v1.4.2`.
+fn app_and_ref(tok: &str) -> PResult<(AppName, Option<GitRef>)> {
+    let Some(i) = tok.find(['/', '@']) else {
+        return Ok((AppName::parse(tok)?, None));
+    };
+    let (app, git_ref) = (&tok[..i], &tok[i + 1..]);
+    if app.is_empty() {
+        return Err(ParseError::new(format!(
+            "`{}` has no app before the ref: write `api@v1.4.2`.",
+            shown(tok)
+        )));
+    }
+    let app = AppName::parse(app)?;
+    if git_ref.is_empty() {
+        return Err(ParseError::new(format!(
+            "`{}` has no ref after `{}`: write `{app}@v1.4.2` or just `{app}`.",
+            shown(tok),
+            &tok[i..=i]
+        )));
+    }
+    Ok((app, Some(GitRef::parse(git_ref)?)))
+}
+
+/// `prod` or `prod/api-1` (a host or host group, hubot-deploy's `production/fe`).
+fn env_and_host(tok: &str) -> PResult<(EnvName, Option<HostName>)> {
+    let Some((env, host)) = tok.split_once('/') else {
+        return Ok((EnvName::parse(tok)?, None));
+    };
+    if env.is_empty() || host.is_empty() {
+        return Err(ParseError::new(format!(
+            "`{}` is not `<env>/<host>`: write `prod/api-1`.",
+            shown(tok)
+        )));
+    }
+    Ok((EnvName::parse(env)?, Some(HostName::parse(host)?)))
+}
+
+/// `#12` or `12`.
+fn deploy_id(tok: &str) -> PResult<DeployId> {
+    let digits = tok.strip_prefix('#').unwrap_or(tok);
+    let id = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse::<DeployId>().ok())
+        .flatten()
+        .filter(|&id| id >= 1);
+    id.ok_or_else(|| {
+        ParseError::new(format!(
+            "`{}` is not a deploy id: use a number like `#12`.",
+            shown(tok)
+        ))
+    })
+}
+
+/// A reason as stored and shown: not empty, at most [`MAX_REASON_CHARS`], nothing invisible.
+fn checked_reason(raw: &str) -> PResult<String> {
+    checked_text(raw, "reason", MAX_REASON_CHARS)
+}
+
+fn checked_text(raw: &str, what: &str, max: usize) -> PResult<String> {
+    let text = raw.trim_matches(' ');
+    if text.is_empty() {
+        return Err(ParseError::new(format!(
+            "The {what} is empty: write it out, e.g. `deny #12 \"wrong version\"`."
+        )));
+    }
+    let len = text.chars().count();
+    if len > max {
+        return Err(ParseError::new(format!(
+            "The {what} is {len} characters long; at most {max} are allowed."
+        )));
+    }
+    if let Some(c) = text.chars().find(|&c| is_hidden(c)) {
+        return Err(ParseError::new(format!(
+            "The {what} contains a control character (`{}`); write it in plain text.",
+            c.escape_default()
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// Control characters, and the direction marks that make text read differently than it is.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The same name error, with `what` reworded for where the name stood.
+fn renamed(e: NameError, what: &'static str) -> ParseError {
+    match e {
+        NameError::BadName { shown, .. } => NameError::BadName { what, shown }.into(),
+        other => other.into(),
+    }
+}
+
+fn which(what: &str, example: &str) -> ParseError {
+    ParseError::new(format!("Which {what}? Say `{example}`."))
+}
+
+fn twice(what: &str) -> ParseError {
+    ParseError::new(format!("You gave the {what} twice; give it once."))
+}
+
+fn is_kw(tok: &str, kws: &[&str]) -> bool {
+    kws.iter().any(|k| tok.eq_ignore_ascii_case(k))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags.
+
+#[derive(Debug, Default)]
+struct Flag<'t> {
+    /// Lower-cased, without dashes: `dry-run`.
+    name: String,
+    /// As typed, without any `=value`: `--Dry-Run`.
+    raw: &'t str,
+    /// Byte offset of the value in the token for `--reason=…`.
+    value_at: Option<usize>,
+}
+
+impl<'t> Flag<'t> {
+    fn of(tok: &'t str) -> Option<Self> {
+        let body = ["--", "—", "–"]
+            .iter()
+            .find_map(|d| tok.strip_prefix(d))
+            .filter(|b| !b.is_empty())
+            .or_else(|| {
+                tok.strip_prefix('-')
+                    .filter(|b| b.starts_with(|c: char| c.is_ascii_alphabetic()))
+            })?;
+        let name_end = body.find('=').unwrap_or(body.len());
+        let raw_end = tok.len() - body.len() + name_end;
+        Some(Flag {
+            name: body[..name_end].to_lowercase(),
+            raw: &tok[..raw_end],
+            value_at: (name_end < body.len()).then_some(raw_end + 1),
+        })
+    }
+
+    fn unknown(&self, verb: &str, known: &[&str]) -> ParseError {
+        let head = format!("I don't know the flag `{}`", shown(self.raw));
+        if verb == "deploy" && matches!(self.name.as_str(), "force" | "f") {
+            return ParseError::new(format!(
+                "{head}. To skip the CI check, say `deploy!`; nothing skips approvals, locks or freezes."
+            ))
+            .suggesting("deploy!");
+        }
+        if let Some(guess) = closest(&self.name, known.iter().copied()) {
+            return ParseError::new(format!("{head}. Did you mean `--{guess}`?"))
+                .suggesting(format!("--{guess}"));
+        }
+        let takes = match known {
+            [] => format!("`{verb}` takes no flags"),
+            _ => {
+                let list: Vec<String> = known.iter().map(|k| format!("`--{k}`")).collect();
+                format!("`{verb}` takes only {}", list.join(" and "))
+            }
+        };
+        ParseError::new(format!("{head}: {takes}."))
+    }
+
+    fn twice(&self) -> ParseError {
+        ParseError::new(format!(
+            "`{}` is given twice; give it once.",
+            shown(self.raw)
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lexer.
+
+/// A cursor over a normalised message: tokens separated by exactly one `' '`.
+struct Lexer<'t> {
+    text: &'t str,
+    pos: usize,
+}
+
+impl<'t> Lexer<'t> {
+    fn new(text: &'t str) -> Self {
+        Lexer { text, pos: 0 }
+    }
+
+    fn rest(&self) -> &'t str {
+        &self.text[self.pos..]
+    }
+
+    fn peek(&self) -> Option<&'t str> {
+        self.rest().split(' ').next().filter(|t| !t.is_empty())
+    }
+
+    fn bump(&mut self) -> Option<&'t str> {
+        let tok = self.peek()?;
+        self.skip(tok.len());
+        Some(tok)
+    }
+
+    /// Moves past `n` bytes and the space after them.
+    fn skip(&mut self, n: usize) {
+        self.pos += n;
+        if self.rest().starts_with(' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn take_rest(&mut self) -> &'t str {
+        let rest = self.rest();
+        self.pos = self.text.len();
+        rest
+    }
+
+    /// What was read so far, for "I didn't understand X after Y".
+    fn said(&self) -> &'t str {
+        self.text[..self.pos].trim_end()
+    }
+
+    fn eat_kw(&mut self, kws: &[&str]) -> Option<&'t str> {
+        self.peek().filter(|t| is_kw(t, kws))?;
+        self.bump()
+    }
+
+    /// The token after a keyword (`to prod`), which must be there and not be a flag.
+    fn value_after(&mut self, kw: &str, example: &str) -> PResult<&'t str> {
+        match self.peek() {
+            Some(tok) if !is_flag(tok) => {
+                self.bump();
+                Ok(tok)
+            }
+            Some(tok) => Err(ParseError::new(format!(
+                "`{kw}` needs a value before `{}`, e.g. `{example}`.",
+                shown(tok)
+            ))),
+            None => Err(ParseError::new(format!(
+                "`{kw}` needs a value after it, e.g. `{example}`."
+            ))),
+        }
+    }
+
+    /// A required positional word (app, env, id): not missing, not a keyword, not a flag.
+    fn positional(&mut self, example: &str, keywords: &[&str], what: &str) -> PResult<&'t str> {
+        match self.peek() {
+            Some(tok) if is_flag(tok) => {
+                let flag = Flag::of(tok).unwrap_or_default();
+                Err(ParseError::new(format!(
+                    "Which {what}? `{}` is a flag; say `{example}`.",
+                    shown(flag.raw)
+                )))
+            }
+            Some(tok) if !is_kw(tok, keywords) => {
+                self.bump();
+                Ok(tok)
+            }
+            _ => Err(which(what, example)),
+        }
+    }
+
+    /// An optional single name (`wcid [<app>]`, `windows [<env>]`, `help [<command>]`).
+    fn optional_name(&mut self, verb: &str) -> PResult<Option<&'t str>> {
+        match self.peek() {
+            Some(tok) if is_flag(tok) => Err(Flag::of(tok).unwrap_or_default().unknown(verb, &[])),
+            _ => Ok(self.bump()),
+        }
+    }
+
+    /// Tokens up to the next flag or stop word, as one string (`2h 30m`, `friday 16:00`).
+    fn words_until(&mut self, stop: &[&str]) -> &'t str {
+        let start = self.pos;
+        while let Some(tok) = self.peek() {
+            if is_flag(tok) || is_kw(tok, stop) {
+                break;
+            }
+            self.bump();
+        }
+        self.text[start..self.pos].trim_end()
+    }
+
+    /// Accepts a flag that takes no value.
+    fn plain_flag(&mut self, flag: &Flag) -> PResult<()> {
+        if flag.value_at.is_some() {
+            return Err(ParseError::new(format!(
+                "`{}` takes no value.",
+                shown(flag.raw)
+            )));
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// The reason after `--reason`/`--emergency` (or after `=`): a quoted string or one word.
+    fn flag_reason(&mut self, flag: &Flag) -> PResult<String> {
+        match flag.value_at {
+            Some(at) => self.pos += at,
+            None => {
+                self.bump();
+            }
+        }
+        let needs = || {
+            ParseError::new(format!(
+                "`{0}` needs a reason in quotes, e.g. `{0} \"db is down\"`.",
+                shown(flag.raw)
+            ))
+        };
+        let rest = self.rest();
+        if rest.is_empty() || rest.starts_with(' ') {
+            return Err(needs());
+        }
+        if starts_quoted(rest) {
+            let Some((inner, after)) = split_quoted(rest) else {
+                return Err(ParseError::new(format!(
+                    "The reason after `{}` has no closing quote.",
+                    shown(flag.raw)
+                )));
+            };
+            self.pos = self.text.len() - after.len();
+            return checked_reason(inner);
+        }
+        let word = self.peek().filter(|w| !is_flag(w)).ok_or_else(needs)?;
+        self.bump();
+        checked_reason(word)
+    }
+
+    fn end(&self) -> PResult<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(self.leftover()),
+        }
+    }
+
+    fn leftover(&self) -> ParseError {
+        let tok = self.peek().unwrap_or_default();
+        let said = self.said();
+        if let Some(flag) = Flag::of(tok) {
+            return ParseError::new(format!(
+                "I don't know the flag `{}` after `{}`.",
+                shown(flag.raw),
+                shown(said)
+            ));
+        }
+        let mut err = ParseError::new(format!(
+            "I didn't understand `{}` after `{}`.",
+            shown(tok),
+            shown(said)
+        ));
+        if starts_quoted(tok) {
+            err.message.push_str(" Reasons go after `--reason`.");
+        }
+        err
+    }
+
+    /// A leftover word that is a valid name where an env could go, and that ends the message
+    /// (or is followed by a long flag), gets "did you mean `deploy api to prod`?". Only then: after
+    /// `deploy api@main rm -rf /` a hint `deploy api@main to rm` would be nonsense.
+    fn leftover_maybe_env(&self, env_open: bool, prep: &str) -> ParseError {
+        let err = self.leftover();
+        let tok = self.peek().unwrap_or_default();
+        let after = self.rest()[tok.len()..].trim_start_matches(' ');
+        let ends = after.is_empty() || ["--", "—", "–"].iter().any(|d| after.starts_with(d));
+        if !env_open || !ends || EnvName::parse(tok).is_err() {
+            return err;
+        }
+        let fix = format!("{} {prep} {tok}", self.said());
+        ParseError::new(format!("{} Did you mean `{}`?", err.message, shown(&fix))).suggesting(fix)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON (product.md §8).
+
+fn command_json(c: &Command) -> Value {
+    match c {
+        Command::Deploy(d) => json!({
+            "command": "deploy",
+            "app": d.app.as_str(),
+            "ref": d.git_ref.as_ref().map(GitRef::as_str),
+            "env": d.env.as_ref().map(EnvName::as_str),
+            "host": d.host.as_ref().map(HostName::as_str),
+            "task": d.task,
+            "force": d.force,
+            "dry_run": d.dry_run,
+            "emergency": d.emergency,
+        }),
+        Command::Rollback { app, env, version } => json!({
+            "command": "rollback",
+            "app": app.as_str(),
+            "env": env.as_str(),
+            "version": version.as_ref().map(GitRef::as_str),
+        }),
+        Command::Cancel { id } => json!({ "command": "cancel", "id": id }),
+        Command::Approve { id } => json!({ "command": "approve", "id": id }),
+        Command::Deny { id, reason } => json!({ "command": "deny", "id": id, "reason": reason }),
+        Command::Status { id } => json!({ "command": "status", "id": id }),
+        Command::Live { app, env, check } => json!({
+            "command": "live",
+            "app": app.as_ref().map(AppName::as_str),
+            "env": env.as_ref().map(EnvName::as_str),
+            "check": check,
+        }),
+        Command::History {
+            app,
+            env,
+            git_ref,
+            limit,
+        } => json!({
+            "command": "history",
+            "app": app.as_ref().map(AppName::as_str),
+            "ref": git_ref.as_ref().map(GitRef::as_str),
+            "env": env.as_ref().map(EnvName::as_str),
+            "limit": limit,
+        }),
+        Command::Search(a) => search_json(a),
+        Command::Lock { target, reason } => {
+            let mut v = target_json("lock", target);
+            v["reason"] = json!(reason);
+            v
+        }
+        Command::Unlock { target } => target_json("unlock", target),
+        Command::Locks => json!({ "command": "locks" }),
+        Command::Freeze { env, span, reason } => {
+            let (duration, until) = match span {
+                Some(FreezeSpan::For(d)) => {
+                    (Some(humantime::format_duration(*d).to_string()), None)
+                }
+                Some(FreezeSpan::Until(t)) => (None, Some(t.as_str())),
+                None => (None, None),
+            };
+            json!({
+                "command": "freeze",
+                "env": env.as_str(),
+                "duration": duration,
+                "until": until,
+                "reason": reason,
+            })
+        }
+        Command::Unfreeze { env } => json!({ "command": "unfreeze", "env": env.as_str() }),
+        Command::Windows { env } => {
+            json!({ "command": "windows", "env": env.as_ref().map(EnvName::as_str) })
+        }
+        Command::Wcid { app } => {
+            json!({ "command": "wcid", "app": app.as_ref().map(AppName::as_str) })
+        }
+        Command::Help { topic } => json!({ "command": "help", "topic": topic }),
+    }
+}
+
+fn search_json(a: &SearchArgs) -> Value {
+    let time = |t: &Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    };
+    json!({
+        "command": "search",
+        "query": (!a.words.is_empty()).then(|| a.words.join(" ")),
+        "app": a.app.as_ref().map(AppName::as_str),
+        "env": a.env.as_ref().map(EnvName::as_str),
+        "user": a.user,
+        "status": a.status.map(DeployState::as_str),
+        "since": time(&a.since),
+        "until": time(&a.until),
+    })
+}
+
+/// `lock prod` cannot tell an app from an env (no configuration here), so it is `"target"`.
+fn target_json(command: &str, target: &LockTarget) -> Value {
+    match target {
+        LockTarget::One(name) => {
+            json!({ "command": command, "target": name, "app": null, "env": null })
+        }
+        LockTarget::AppEnv { app, env } => json!({
+            "command": command,
+            "target": null,
+            "app": app.as_str(),
+            "env": env.as_str(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn app(s: &str) -> AppName {
+        AppName::parse(s).unwrap()
+    }
+    fn env(s: &str) -> EnvName {
+        EnvName::parse(s).unwrap()
+    }
+    fn gref(s: &str) -> GitRef {
+        GitRef::parse(s).unwrap()
+    }
+    fn dep(a: &str) -> DeployArgs {
+        DeployArgs {
+            app: app(a),
+            git_ref: None,
+            env: None,
+            host: None,
+            task: None,
+            force: false,
+            dry_run: false,
+            emergency: None,
+        }
+    }
+    fn to(a: &str, e: &str) -> DeployArgs {
+        DeployArgs {
+            env: Some(env(e)),
+            ..dep(a)
+        }
+    }
+    fn live(a: Option<&str>, e: Option<&str>, check: bool) -> Command {
+        Command::Live {
+            app: a.map(app),
+            env: e.map(env),
+            check,
+        }
+    }
+    fn history(a: Option<&str>, r: Option<&str>, e: Option<&str>, limit: Option<u32>) -> Command {
+        Command::History {
+            app: a.map(app),
+            env: e.map(env),
+            git_ref: r.map(gref),
+            limit,
+        }
+    }
+    fn words(ws: &[&str]) -> SearchArgs {
+        SearchArgs {
+            words: ws.iter().map(|w| w.to_string()).collect(),
+            ..SearchArgs::default()
+        }
+    }
+    fn one(s: &str) -> LockTarget {
+        LockTarget::One(s.to_owned())
+    }
+    fn app_env(a: &str, e: &str) -> LockTarget {
+        LockTarget::AppEnv {
+            app: app(a),
+            env: env(e),
+        }
+    }
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn error_of(p: Parsed) -> ParseError {
+        match p {
+            Parsed::NotUnderstood(e) => e,
+            other => panic!("expected NotUnderstood, got {other:?}"),
+        }
+    }
+
+    fn understood() -> Vec<(&'static str, Command)> {
+        use Command::*;
+        vec![
+            // deploy
+            ("deploy api", Deploy(dep("api"))),
+            ("deploy api to prod", Deploy(to("api", "prod"))),
+            ("deploy api in prod", Deploy(to("api", "prod"))),
+            ("deploy api on prod", Deploy(to("api", "prod"))),
+            ("DEPLOY API TO PROD", Deploy(to("api", "prod"))),
+            ("Deploy Api To Prod", Deploy(to("api", "prod"))),
+            (
+                "deploy api@v1.4.2 to prod",
+                Deploy(DeployArgs {
+                    git_ref: Some(gref("v1.4.2")),
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy api@Feature/X",
+                Deploy(DeployArgs {
+                    git_ref: Some(gref("Feature/X")),
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api/feature/login to staging",
+                Deploy(DeployArgs {
+                    git_ref: Some(gref("feature/login")),
+                    ..to("api", "staging")
+                }),
+            ),
+            (
+                "deploy hubot/atmos/branch to production/fe",
+                Deploy(DeployArgs {
+                    git_ref: Some(gref("atmos/branch")),
+                    host: Some(HostName::parse("fe").unwrap()),
+                    ..to("hubot", "production")
+                }),
+            ),
+            (
+                "deploy! api to prod",
+                Deploy(DeployArgs {
+                    force: true,
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy:migrate api to prod",
+                Deploy(DeployArgs {
+                    task: Some("migrate".into()),
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy!:migrate api",
+                Deploy(DeployArgs {
+                    task: Some("migrate".into()),
+                    force: true,
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy:Migrate! api",
+                Deploy(DeployArgs {
+                    task: Some("migrate".into()),
+                    force: true,
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api to prod --dry-run",
+                Deploy(DeployArgs {
+                    dry_run: true,
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy api to prod noop",
+                Deploy(DeployArgs {
+                    dry_run: true,
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy api NOOP to prod",
+                Deploy(DeployArgs {
+                    dry_run: true,
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy --dry-run api",
+                Deploy(DeployArgs {
+                    dry_run: true,
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api —dry-run",
+                Deploy(DeployArgs {
+                    dry_run: true,
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api --DRY-RUN",
+                Deploy(DeployArgs {
+                    dry_run: true,
+                    ..dep("api")
+                }),
+            ),
+            ("deploy noop", Deploy(dep("noop"))),
+            (
+                "deploy api to prod --emergency \"db is down\"",
+                Deploy(DeployArgs {
+                    emergency: Some("db is down".into()),
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy api --emergency “db is  down” to prod",
+                Deploy(DeployArgs {
+                    emergency: Some("db is down".into()),
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy api --emergency=‘db down’",
+                Deploy(DeployArgs {
+                    emergency: Some("db down".into()),
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api --emergency=outage",
+                Deploy(DeployArgs {
+                    emergency: Some("outage".into()),
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api --emergency outage to prod",
+                Deploy(DeployArgs {
+                    emergency: Some("outage".into()),
+                    ..to("api", "prod")
+                }),
+            ),
+            (
+                "deploy api --emergency 'can't wait'",
+                Deploy(DeployArgs {
+                    emergency: Some("can't wait".into()),
+                    ..dep("api")
+                }),
+            ),
+            (
+                "deploy api --emergency \"it's \"bad\"\"",
+                Deploy(DeployArgs {
+                    emergency: Some("it's \"bad\"".into()),
+                    ..dep("api")
+                }),
+            ),
+            ("deploy\tapi\n\nto\u{00A0}prod", Deploy(to("api", "prod"))),
+            (
+                "deploy\u{2003}api\u{200B}to\u{3000}prod\r\n",
+                Deploy(to("api", "prod")),
+            ),
+            ("   deploy   api   ", Deploy(dep("api"))),
+            // rollback
+            (
+                "rollback api prod",
+                Rollback {
+                    app: app("api"),
+                    env: env("prod"),
+                    version: None,
+                },
+            ),
+            (
+                "rollback api in prod",
+                Rollback {
+                    app: app("api"),
+                    env: env("prod"),
+                    version: None,
+                },
+            ),
+            (
+                "rollback API on PROD to v1.4.1",
+                Rollback {
+                    app: app("api"),
+                    env: env("prod"),
+                    version: Some(gref("v1.4.1")),
+                },
+            ),
+            (
+                "rollback api@v1.4.1 in prod",
+                Rollback {
+                    app: app("api"),
+                    env: env("prod"),
+                    version: Some(gref("v1.4.1")),
+                },
+            ),
+            // ids
+            ("cancel #12", Cancel { id: 12 }),
+            ("cancel 12", Cancel { id: 12 }),
+            ("approve #12", Approve { id: 12 }),
+            ("APPROVE 7", Approve { id: 7 }),
+            (
+                "deny #12",
+                Deny {
+                    id: 12,
+                    reason: None,
+                },
+            ),
+            (
+                "deny #12 wrong version",
+                Deny {
+                    id: 12,
+                    reason: Some("wrong version".into()),
+                },
+            ),
+            (
+                "deny 12 \"wrong  version\"",
+                Deny {
+                    id: 12,
+                    reason: Some("wrong version".into()),
+                },
+            ),
+            (
+                "deny #12 --reason “not today”",
+                Deny {
+                    id: 12,
+                    reason: Some("not today".into()),
+                },
+            ),
+            (
+                "deny #3 \"wrong\" env",
+                Deny {
+                    id: 3,
+                    reason: Some("\"wrong\" env".into()),
+                },
+            ),
+            (
+                "deny #3 it's — the wrong one",
+                Deny {
+                    id: 3,
+                    reason: Some("it's — the wrong one".into()),
+                },
+            ),
+            ("status", Status { id: None }),
+            ("status #7", Status { id: Some(7) }),
+            ("status 7", Status { id: Some(7) }),
+            ("status?", Status { id: None }),
+            ("#12", Status { id: Some(12) }),
+            ("#12?", Status { id: Some(12) }),
+            // live
+            ("live", live(None, None, false)),
+            ("live api", live(Some("api"), None, false)),
+            ("live api on prod", live(Some("api"), Some("prod"), false)),
+            ("live in prod", live(None, Some("prod"), false)),
+            (
+                "live api in prod --check",
+                live(Some("api"), Some("prod"), true),
+            ),
+            ("what's live", live(None, None, false)),
+            ("whats live on prod", live(None, Some("prod"), false)),
+            ("what’s live?", live(None, None, false)),
+            ("WHAT'S LIVE ON PROD ?", live(None, Some("prod"), false)),
+            ("what's live api --check", live(Some("api"), None, true)),
+            ("version api", live(Some("api"), None, false)),
+            (
+                "version api in prod",
+                live(Some("api"), Some("prod"), false),
+            ),
+            ("where is api", live(Some("api"), None, false)),
+            ("where is api?", live(Some("api"), None, false)),
+            (
+                "Where Is api in prod --check",
+                live(Some("api"), Some("prod"), true),
+            ),
+            // history
+            ("history", history(None, None, None, None)),
+            ("history api", history(Some("api"), None, None, None)),
+            (
+                "history api in prod last 5",
+                history(Some("api"), None, Some("prod"), Some(5)),
+            ),
+            ("history last 10", history(None, None, None, Some(10))),
+            (
+                "deploys hubot in production",
+                history(Some("hubot"), None, Some("production"), None),
+            ),
+            (
+                "deploys api/feature/x in prod",
+                history(Some("api"), Some("feature/x"), Some("prod"), None),
+            ),
+            (
+                "deploys api@v1",
+                history(Some("api"), Some("v1"), None, None),
+            ),
+            // search
+            ("search timeout", Search(words(&["timeout"]))),
+            (
+                "log timeout app:api",
+                Search(SearchArgs {
+                    app: Some(app("api")),
+                    ..words(&["timeout"])
+                }),
+            ),
+            (
+                "search app:api",
+                Search(SearchArgs {
+                    app: Some(app("api")),
+                    ..words(&[])
+                }),
+            ),
+            (
+                "search Connection refused env:PROD user:@alice status:Failed since:2026-01-31 until:2026-02-01T12:00:00+01:00",
+                Search(SearchArgs {
+                    env: Some(env("prod")),
+                    user: Some("alice".into()),
+                    status: Some(DeployState::Failed),
+                    since: Some(utc("2026-01-31T00:00:00Z")),
+                    until: Some(utc("2026-02-01T11:00:00Z")),
+                    ..words(&["connection", "refused"])
+                }),
+            ),
+            (
+                "search \"NEAR(a b)\" OR x* -y ^z col:w",
+                Search(words(&["near", "a", "b", "or", "x", "y", "z", "col", "w"])),
+            ),
+            ("search AND NOT", Search(words(&["and", "not"]))),
+            (
+                "search api-v2 Error: --force",
+                Search(words(&["api", "v2", "error", "force"])),
+            ),
+            (
+                "search status:rolled_back",
+                Search(SearchArgs {
+                    status: Some(DeployState::RolledBack),
+                    ..words(&[])
+                }),
+            ),
+            // locks
+            (
+                "lock api in prod",
+                Lock {
+                    target: app_env("api", "prod"),
+                    reason: None,
+                },
+            ),
+            (
+                "lock prod",
+                Lock {
+                    target: one("prod"),
+                    reason: None,
+                },
+            ),
+            (
+                "lock PROD --reason hotfix",
+                Lock {
+                    target: one("prod"),
+                    reason: Some("hotfix".into()),
+                },
+            ),
+            (
+                "lock api on prod --reason \"db migration\"",
+                Lock {
+                    target: app_env("api", "prod"),
+                    reason: Some("db migration".into()),
+                },
+            ),
+            (
+                "lock --reason \"db migration\" api in prod",
+                Lock {
+                    target: app_env("api", "prod"),
+                    reason: Some("db migration".into()),
+                },
+            ),
+            (
+                "unlock api in prod",
+                Unlock {
+                    target: app_env("api", "prod"),
+                },
+            ),
+            (
+                "unlock prod",
+                Unlock {
+                    target: one("prod"),
+                },
+            ),
+            ("locks", Locks),
+            ("locks?", Locks),
+            // freezes
+            (
+                "freeze prod",
+                Freeze {
+                    env: env("prod"),
+                    span: None,
+                    reason: None,
+                },
+            ),
+            (
+                "freeze prod for 2h",
+                Freeze {
+                    env: env("prod"),
+                    span: Some(FreezeSpan::For(Duration::from_secs(7200))),
+                    reason: None,
+                },
+            ),
+            (
+                "freeze prod for 1day 12h",
+                Freeze {
+                    env: env("prod"),
+                    span: Some(FreezeSpan::For(Duration::from_secs(36 * 3600))),
+                    reason: None,
+                },
+            ),
+            (
+                "freeze prod for 30days",
+                Freeze {
+                    env: env("prod"),
+                    span: Some(FreezeSpan::For(MAX_FREEZE)),
+                    reason: None,
+                },
+            ),
+            (
+                "freeze prod until 2026-11-27T08:00:00Z --reason \"release\"",
+                Freeze {
+                    env: env("prod"),
+                    span: Some(FreezeSpan::Until("2026-11-27T08:00:00Z".into())),
+                    reason: Some("release".into()),
+                },
+            ),
+            (
+                "freeze prod until friday 16:00",
+                Freeze {
+                    env: env("prod"),
+                    span: Some(FreezeSpan::Until("friday 16:00".into())),
+                    reason: None,
+                },
+            ),
+            ("unfreeze prod", Unfreeze { env: env("prod") }),
+            ("windows", Windows { env: None }),
+            (
+                "windows prod",
+                Windows {
+                    env: Some(env("prod")),
+                },
+            ),
+            // wcid
+            ("wcid", Wcid { app: None }),
+            (
+                "wcid api?",
+                Wcid {
+                    app: Some(app("api")),
+                },
+            ),
+            ("where can I deploy", Wcid { app: None }),
+            (
+                "Where Can i Deploy api?",
+                Wcid {
+                    app: Some(app("api")),
+                },
+            ),
+            // help
+            ("help", Help { topic: None }),
+            ("help?", Help { topic: None }),
+            (
+                "help deploy",
+                Help {
+                    topic: Some("deploy".into()),
+                },
+            ),
+            (
+                "help log",
+                Help {
+                    topic: Some("search".into()),
+                },
+            ),
+            (
+                "help what's live",
+                Help {
+                    topic: Some("live".into()),
+                },
+            ),
+            (
+                "help where can I deploy",
+                Help {
+                    topic: Some("live".into()),
+                },
+            ),
+            (
+                "HELP Deploys",
+                Help {
+                    topic: Some("history".into()),
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_command_form_is_understood() {
+        for (text, want) in understood() {
+            assert_eq!(parse_direct(text), Parsed::Command(want), "{text:?}");
+        }
+    }
+
+    /// Input → a substring of the error message.
+    const REFUSED: &[(&str, &str)] = &[
+        // unknown commands
+        (
+            "deplyo api",
+            "I don't know the command `deplyo`. Did you mean `deploy`?",
+        ),
+        ("stauts", "Did you mean `status`?"),
+        ("hepl", "Did you mean `help`?"),
+        (
+            "xyzzy",
+            "I don't know the command `xyzzy`. Say `help` to see what I can do.",
+        ),
+        ("deploy? api", "Did you mean `deploy`?"),
+        ("status! 12", "Only `deploy` takes `!` or `:task`"),
+        // deploy
+        ("deploy", "Which app? Say `deploy api to prod`."),
+        ("deploy to prod", "Which app?"),
+        ("deploy api@$(touch /tmp/x)", "`$(touch` is not a valid ref"),
+        ("deploy api@`whoami`", "``whoami`` is not a valid ref"),
+        ("deploy api;rm -rf /", "`api;rm` is not a valid app name"),
+        (
+            "deploy api|cat to prod",
+            "`api|cat` is not a valid app name",
+        ),
+        (
+            "deploy api && rm -rf /",
+            "I didn't understand `&&` after `deploy api`.",
+        ),
+        (
+            "deploy api@main\nrm -rf /",
+            "I didn't understand `rm` after `deploy api@main`.",
+        ),
+        ("deploy api@main;id", "`main;id` is not a valid ref"),
+        (
+            "deploy api@--upload-pack=/tmp/x",
+            "`--upload-pack=/tmp/x` is not a valid ref",
+        ),
+        (
+            "deploy api/--upload-pack=x to prod",
+            "`--upload-pack=x` is not a valid ref",
+        ),
+        (
+            "deploy --upload-pack=/tmp/x",
+            "I don't know the flag `--upload-pack`",
+        ),
+        (
+            "deploy api to --upload-pack=x",
+            "`to` needs a value before `--upload-pack=x`",
+        ),
+        (
+            "deploy api to prod/$(id)",
+            "`$(id)` is not a valid host name",
+        ),
+        ("deploy api@a..b", "it contains `..`"),
+        ("deploy api@x.lock", "it ends with `.lock`"),
+        (
+            "deploy api to prod --force",
+            "I don't know the flag `--force`. To skip the CI check, say `deploy!`",
+        ),
+        (
+            "deploy api --foo",
+            "I don't know the flag `--foo`: `deploy` takes only `--dry-run` and `--emergency`.",
+        ),
+        ("deploy api --dryrun", "Did you mean `--dry-run`?"),
+        ("deploy api --dry-run=yes", "`--dry-run` takes no value."),
+        (
+            "deploy api to prod banana",
+            "I didn't understand `banana` after `deploy api to prod`.",
+        ),
+        ("deploy api prod", "Did you mean `deploy api to prod`?"),
+        (
+            "deploy api prod --dry-run",
+            "Did you mean `deploy api to prod`?",
+        ),
+        ("deploy api to prod to staging", "You gave the env twice"),
+        ("deploy api to", "`to` needs a value after it"),
+        ("deploy api to prod/", "`prod/` is not `<env>/<host>`"),
+        ("deploy api@", "`api@` has no ref after `@`"),
+        ("deploy @v1", "`@v1` has no app before the ref"),
+        (
+            "deploy api to prod --emergency",
+            "`--emergency` needs a reason in quotes",
+        ),
+        (
+            "deploy api --emergency --dry-run",
+            "`--emergency` needs a reason in quotes",
+        ),
+        ("deploy api --emergency \"\"", "The reason is empty"),
+        ("deploy api --emergency \"  \"", "The reason is empty"),
+        (
+            "deploy api --emergency \"db down",
+            "The reason after `--emergency` has no closing quote.",
+        ),
+        (
+            "deploy api --emergency x --emergency y",
+            "`--emergency` is given twice",
+        ),
+        (
+            "deploy api --emergency \"bell\u{7}\"",
+            "control character (`\\u{7}`)",
+        ),
+        (
+            "deploy api --emergency \"\u{202E}txt.exe\"",
+            "control character",
+        ),
+        (
+            "deploy api --emergency db down",
+            "I didn't understand `down` after `deploy api --emergency db`.",
+        ),
+        ("deploy:", "`deploy:` needs a task name"),
+        ("deploy:mi$grate api", "`mi$grate` is not a valid task name"),
+        ("deploy!!api", "I can't read `deploy!!api`"),
+        // rollback
+        ("rollback", "Which app? Say `rollback api in prod`."),
+        ("rollback api", "Which env?"),
+        ("rollback api to v1", "Which env?"),
+        ("rollback api in prod to", "`to` needs a value"),
+        ("rollback api in prod to $(x)", "`$(x)` is not a valid ref"),
+        (
+            "rollback api in prod --force",
+            "I don't know the flag `--force` after `rollback api in prod`.",
+        ),
+        // ids
+        ("cancel", "Which deploy? Say `cancel #12`."),
+        (
+            "cancel twelve",
+            "`twelve` is not a deploy id: use a number like `#12`.",
+        ),
+        ("approve #0", "`#0` is not a deploy id"),
+        ("approve #-3", "`#-3` is not a deploy id"),
+        ("approve #99999999999999999999", "is not a deploy id"),
+        (
+            "approve #12 lgtm",
+            "I didn't understand `lgtm` after `approve #12`.",
+        ),
+        ("deny", "Which deploy?"),
+        ("deny #3 --because x", "I don't know the flag `--because`"),
+        ("status api", "`api` is not a deploy id"),
+        ("status --all", "`status` takes no flags"),
+        // live
+        ("version", "Which app? Say `version api in prod`."),
+        ("where is", "Which app? Say `where is api`."),
+        ("where", "Ask `where is api`"),
+        ("what's up", "Did you mean `what's live`?"),
+        ("live api prod", "Did you mean `live api in prod`?"),
+        ("live --foo", "`live` takes only `--check`"),
+        ("live api in", "`in` needs a value"),
+        ("live api;x", "`api;x` is not a valid app name"),
+        // history
+        (
+            "history api last 0",
+            "`last` takes a number from 1 to 1000, not `0`.",
+        ),
+        ("history api last many", "`last` takes a number"),
+        ("history api last 5000", "`last` takes a number"),
+        ("history api last +5", "`last` takes a number"),
+        ("history api prod", "Did you mean `history api in prod`?"),
+        ("history --all", "`history` takes no flags"),
+        // search
+        ("search", "What should I search for?"),
+        ("search ***", "What should I search for?"),
+        (
+            "search stauts:failed",
+            "I don't know the filter `stauts:`. Did you mean `status:`?",
+        ),
+        (
+            "search status:faild",
+            "`faild` is not a deploy state. Did you mean `failed`?",
+        ),
+        ("search status:weird", "Use one of: awaiting_approval,"),
+        (
+            "search since:yesterday",
+            "`yesterday` is not a date for `since:`",
+        ),
+        (
+            "search since:2026-02-01 until:2026-01-01",
+            "`since:` must be before `until:`.",
+        ),
+        ("search app:API;x", "`API;x` is not a valid app name"),
+        ("search user:<@U1>", "`<@U1>` is not a user name"),
+        ("search app:", "`app:` needs a value right after the colon"),
+        ("search app:a app:b", "You gave the `app:` twice"),
+        (
+            "search a b c d e f g h i j k l m n o p q r s t u v w x y z a1 b1 c1 d1 e1 f1 g1",
+            "use at most 32",
+        ),
+        // lock
+        ("lock", "Which app or env? Say `lock api in prod`."),
+        ("lock in prod", "Which app or env?"),
+        ("lock api prod", "Did you mean `lock api in prod`?"),
+        (
+            "lock api in prod \"db migration\"",
+            "Reasons go after `--reason`.",
+        ),
+        ("lock api in prod --reason", "`--reason` needs a reason"),
+        ("lock $(id)", "`$(id)` is not a valid app or env name"),
+        (
+            "unlock api --reason x",
+            "I don't know the flag `--reason`: `unlock` takes no flags.",
+        ),
+        ("unlock", "Which app or env? Say `unlock api in prod`."),
+        ("locks now", "I didn't understand `now` after `locks`."),
+        ("locks --all", "`locks` takes no flags"),
+        // freeze
+        ("freeze", "Which env?"),
+        ("freeze for 2h", "Which env?"),
+        ("freeze prod for", "`for` needs a duration"),
+        ("freeze prod for --reason x", "`for` needs a duration"),
+        ("freeze prod for 0s", "longer than zero"),
+        ("freeze prod for 31days", "at most 30 days"),
+        (
+            "freeze prod for 99999999999999999999999y",
+            "is not a duration",
+        ),
+        ("freeze prod for soon", "`soon` is not a duration"),
+        (
+            "freeze prod for 2h until friday",
+            "either `for <duration>` or `until <time>`",
+        ),
+        ("freeze prod until", "`until` needs a time"),
+        (
+            "freeze prod 2h",
+            "I didn't understand `2h` after `freeze prod`.",
+        ),
+        ("freeze prod --reason x --reason y", "is given twice"),
+        ("freeze prod --until x", "I don't know the flag `--until`"),
+        ("unfreeze", "Which env? Say `unfreeze prod`."),
+        ("unfreeze prod now", "I didn't understand `now`"),
+        (
+            "windows prod staging",
+            "I didn't understand `staging` after `windows prod`.",
+        ),
+        (
+            "wcid api web",
+            "I didn't understand `web` after `wcid api`.",
+        ),
+        // help
+        (
+            "help deplyo",
+            "I have no help on `deplyo`. Did you mean `help deploy`?",
+        ),
+        ("help xyzzy", "Say `help` for the list."),
+        (
+            "help deploy api",
+            "I didn't understand `api` after `help deploy`.",
+        ),
+    ];
+
+    #[test]
+    fn bad_input_is_refused_with_a_specific_message() {
+        for &(text, want) in REFUSED {
+            let err = error_of(parse_direct(text));
+            assert!(
+                err.message.contains(want),
+                "{text:?}: got {:?}, want it to contain {want:?}",
+                err.message
+            );
+            assert!(!err.message.contains('\n'), "{text:?}: multi-line {err:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_carry_suggestions_when_there_is_a_good_guess() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("deplyo", Some("deploy")),
+            ("xyzzy", None),
+            ("deploy api --dryrun", Some("--dry-run")),
+            ("deploy api prod", Some("deploy api to prod")),
+            ("deploy api@main\nrm -rf /", None),
+            ("deploy api prod staging", None),
+            ("search status:faild", Some("failed")),
+            ("search stauts:failed", Some("status:")),
+            ("help hepl", Some("help help")),
+            ("what's up", Some("what's live")),
+        ];
+        for &(text, want) in table {
+            let err = error_of(parse_direct(text));
+            assert_eq!(err.suggestion.as_deref(), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_strings_are_quoted_safely() {
+        let err = error_of(parse_direct("deploy api@x\u{1b}[31m"));
+        assert!(
+            err.message.contains("`x\\u{1b}[31m` is not a valid ref"),
+            "{err:?}"
+        );
+        let err = error_of(parse_direct(&format!("deploy {}", "a;".repeat(100))));
+        assert!(err.message.contains('…'), "long names are cut: {err:?}");
+        assert!(err.message.chars().count() < 200, "{err:?}");
+    }
+
+    fn channel() -> (Vec<String>, Vec<String>) {
+        let prefixes = vec!["!".to_owned(), ".".to_owned(), String::new()];
+        let mentions = ["deckhand", "@deckhand", "<@U0BOT>"]
+            .map(String::from)
+            .to_vec();
+        (prefixes, mentions)
+    }
+
+    #[test]
+    fn addressing_in_a_channel() {
+        let (prefixes, mentions) = channel();
+        let addr = Addressing {
+            prefixes: &prefixes,
+            mentions: &mentions,
+            direct: false,
+        };
+        let api = Parsed::Command(Command::Deploy(dep("api")));
+        let table: &[(&str, Option<&Parsed>)] = &[
+            ("!deploy api", Some(&api)),
+            (".deploy api", Some(&api)),
+            ("! deploy api", Some(&api)),
+            ("  \t!deploy api", Some(&api)),
+            ("@deckhand deploy api", Some(&api)),
+            ("@Deckhand deploy api", Some(&api)),
+            ("deckhand: deploy api", Some(&api)),
+            ("deckhand, deploy api", Some(&api)),
+            ("deckhand:deploy api", Some(&api)),
+            ("DECKHAND deploy api", Some(&api)),
+            ("<@U0BOT> deploy api", Some(&api)),
+            ("<@U0BOT>deploy api", Some(&api)),
+            ("<@u0bot>: deploy api", Some(&api)),
+            ("@deckhand !deploy api", Some(&api)),
+            ("deploy api", None),
+            ("hey deckhand deploy api", None),
+            ("deckhandbot deploy api", None),
+            ("deckhand's great", None),
+            ("...", None),
+            ("... deploy api", None),
+            ("!!!", None),
+            (".5 seconds later", None),
+            ("!1", None),
+            ("", None),
+        ];
+        for &(text, want) in table {
+            let got = parse(text, &addr);
+            match want {
+                Some(want) => assert_eq!(&got, want, "{text:?}"),
+                None => assert_eq!(got, Parsed::NotAddressed, "{text:?}"),
+            }
+        }
+        assert_eq!(
+            parse("!#12", &addr),
+            Parsed::Command(Command::Status { id: Some(12) })
+        );
+        for only in [
+            "!",
+            ".",
+            "@deckhand",
+            "deckhand:",
+            " deckhand , ",
+            "<@U0BOT>",
+        ] {
+            let err = error_of(parse(only, &addr));
+            assert!(err.message.contains("Say `help`"), "{only:?}: {err:?}");
+        }
+        let err = error_of(parse("deckhand is broken", &addr));
+        assert!(err.message.contains("`is`"), "{err:?}");
+    }
+
+    #[test]
+    fn addressing_in_a_direct_message() {
+        let api = Parsed::Command(Command::Deploy(dep("api")));
+        for text in [
+            "deploy api",
+            "!deploy api",
+            ".deploy api",
+            "deckhand deploy api",
+            "@deckhand: deploy api",
+        ] {
+            assert_eq!(parse_direct(text), api, "{text:?}");
+        }
+        for blank in ["", "   ", "\n\t\u{00A0}"] {
+            assert_eq!(parse_direct(blank), Parsed::NotAddressed, "{blank:?}");
+        }
+        for only in ["!", "deckhand", "@deckhand,"] {
+            let err = error_of(parse_direct(only));
+            assert!(err.message.contains("help"), "{only:?}: {err:?}");
+        }
+        let err = error_of(parse_direct("..."));
+        assert!(err.message.contains("I don't know the command"), "{err:?}");
+    }
+
+    #[test]
+    fn oversized_messages_are_refused_by_length() {
+        let long = format!("!deploy {}", "a".repeat(5000));
+        let err = error_of(parse_direct(&long));
+        assert_eq!(
+            err.message,
+            "That message is 5008 characters long; deckhand reads commands of at most 4000."
+        );
+        // Counted in characters, not bytes.
+        let wide = format!("deploy {}", "é".repeat(3000));
+        assert!(
+            error_of(parse_direct(&wide))
+                .message
+                .contains("not a valid app name")
+        );
+        let exact = format!("search {}", "a".repeat(MAX_MESSAGE_CHARS - 7));
+        assert!(matches!(
+            parse_direct(&exact),
+            Parsed::Command(Command::Search(_))
+        ));
+        let over = format!("{exact}b");
+        assert!(
+            error_of(parse_direct(&over))
+                .message
+                .contains("4001 characters")
+        );
+        // Not addressed in a channel: no answer at all, however long.
+        let (prefixes, mentions) = channel();
+        let addr = Addressing {
+            prefixes: &prefixes,
+            mentions: &mentions,
+            direct: false,
+        };
+        assert_eq!(parse(&"chat ".repeat(2000), &addr), Parsed::NotAddressed);
+    }
+
+    #[test]
+    fn reasons_are_limited_to_500_characters() {
+        let ok = format!("deny #1 {}", "x".repeat(MAX_REASON_CHARS));
+        assert!(matches!(parse_direct(&ok), Parsed::Command(_)));
+        let long = format!("deny #1 {}", "x".repeat(MAX_REASON_CHARS + 1));
+        assert!(
+            error_of(parse_direct(&long))
+                .message
+                .contains("501 characters long; at most 500")
+        );
+        let long = format!("lock prod --reason \"{}\"", "y ".repeat(300));
+        assert!(
+            error_of(parse_direct(&long))
+                .message
+                .contains("at most 500")
+        );
+    }
+
+    #[test]
+    fn json_follows_section_8() {
+        let table: Vec<(&str, Value)> = vec![
+            (
+                "deploy! api@v1 to prod/api-1 --dry-run",
+                json!({"command": "deploy", "app": "api", "ref": "v1", "env": "prod", "host": "api-1",
+                       "task": null, "force": true, "dry_run": true, "emergency": null}),
+            ),
+            (
+                "deploy:migrate api --emergency \"db down\"",
+                json!({"command": "deploy", "app": "api", "ref": null, "env": null, "host": null,
+                       "task": "migrate", "force": false, "dry_run": false, "emergency": "db down"}),
+            ),
+            (
+                "rollback api in prod",
+                json!({"command": "rollback", "app": "api", "env": "prod", "version": null}),
+            ),
+            ("approve #12", json!({"command": "approve", "id": 12})),
+            (
+                "deny 3 nope",
+                json!({"command": "deny", "id": 3, "reason": "nope"}),
+            ),
+            ("status", json!({"command": "status", "id": null})),
+            (
+                "what's live on prod",
+                json!({"command": "live", "app": null, "env": "prod", "check": false}),
+            ),
+            (
+                "deploys api@v2 in prod",
+                json!({"command": "history", "app": "api", "ref": "v2", "env": "prod", "limit": null}),
+            ),
+            (
+                "log Timeout env:prod since:2026-01-31",
+                json!({"command": "search", "query": "timeout", "app": null, "env": "prod", "user": null,
+                       "status": null, "since": "2026-01-31T00:00:00Z", "until": null}),
+            ),
+            (
+                "lock prod",
+                json!({"command": "lock", "target": "prod", "app": null, "env": null, "reason": null}),
+            ),
+            (
+                "unlock api in prod",
+                json!({"command": "unlock", "target": null, "app": "api", "env": "prod"}),
+            ),
+            ("locks", json!({"command": "locks"})),
+            (
+                "freeze prod for 90m --reason release",
+                json!({"command": "freeze", "env": "prod", "duration": "1h 30m", "until": null, "reason": "release"}),
+            ),
+            ("wcid", json!({"command": "wcid", "app": null})),
+            ("help log", json!({"command": "help", "topic": "search"})),
+            (
+                "deplyo api",
+                json!({"command": null, "error": "I don't know the command `deplyo`. Did you mean `deploy`?",
+                       "suggestion": "deploy"}),
+            ),
+        ];
+        for (text, want) in table {
+            assert_eq!(to_json(&parse_direct(text)), want, "{text:?}");
+        }
+        assert_eq!(to_json(&Parsed::NotAddressed), json!({"command": null}));
+    }
+
+    #[test]
+    fn quoted_strings_close_at_a_quote_before_a_space() {
+        assert_eq!(split_quoted("\"a b\" c"), Some(("a b", "c")));
+        assert_eq!(split_quoted("'can't stop' x"), Some(("can't stop", "x")));
+        assert_eq!(split_quoted("“a” "), Some(("a", "")));
+        assert_eq!(split_quoted("\"a"), None);
+        assert_eq!(split_quoted("a\""), None);
+    }
+
+    /// Messages that go deep into the grammar: a command word, then a mix of keywords, names,
+    /// flags, quotes and junk.
+    fn messy_message() -> impl Strategy<Value = String> {
+        let verbs: Vec<&str> = VERBS
+            .iter()
+            .map(|(w, _, _)| *w)
+            .chain(["where is", "where can i deploy", "deploy!:x", "#1"])
+            .collect();
+        let bits = prop_oneof![
+            Just("to".to_owned()),
+            Just("in".to_owned()),
+            Just("last".to_owned()),
+            Just("for".to_owned()),
+            Just("until".to_owned()),
+            Just("--reason".to_owned()),
+            Just("--emergency=".to_owned()),
+            Just("—dry-run".to_owned()),
+            Just("\"".to_owned()),
+            Just("“".to_owned()),
+            Just("'".to_owned()),
+            Just("app:".to_owned()),
+            Just("since:".to_owned()),
+            "[a-z0-9#@/:._-]{1,12}",
+            "\\PC{1,6}",
+            any::<char>().prop_map(String::from),
+        ];
+        (
+            proptest::sample::select(verbs),
+            prop::collection::vec(bits, 0..12),
+            "[ \t\u{a0}]{1,2}",
+        )
+            .prop_map(|(verb, bits, sep)| format!("{verb}{sep}{}", bits.join(&sep)))
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::collection::vec(any::<char>(), 0..2600).prop_map(String::from_iter),
+            messy_message(),
+            messy_message().prop_map(|m| format!("!{m}")),
+            messy_message().prop_map(|m| format!("deckhand: {m}")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(text in any_text()) {
+            let (prefixes, mentions) = channel();
+            for direct in [false, true] {
+                let addr = Addressing { prefixes: &prefixes, mentions: &mentions, direct };
+                if let Parsed::NotUnderstood(e) = parse(&text, &addr) {
+                    prop_assert!(!e.message.is_empty());
+                    prop_assert!(!e.message.contains('\n'));
+                }
+            }
+            let _ = to_json(&parse_direct(&text));
+        }
+    }
+}

@@ -83,18 +83,16 @@ impl DeployState {
     /// request time), so nothing leads to it; `interrupted` is reached from in-flight states
     /// when the bot restarts.
     pub fn can_become(self, next: DeployState) -> bool {
-        match (self, next) {
-            (AwaitingApproval, Approved | Denied | Expired | Cancelled) => true,
-            (Approved, Queued | Cancelled) => true,
-            (Queued, Running | Cancelled) => true,
-            (Running, Verifying | Succeeded | Failed | RolledBack | Cancelled | Interrupted) => {
-                true
-            }
-            (Verifying, Running | Succeeded | Failed | RolledBack | Cancelled | Interrupted) => {
-                true
-            }
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (AwaitingApproval, Approved | Denied | Expired | Cancelled)
+                | (Approved, Queued | Cancelled)
+                | (Queued, Running | Cancelled)
+                | (
+                    Running | Verifying,
+                    Running | Verifying | Succeeded | Failed | RolledBack | Cancelled | Interrupted
+                )
+        ) && self != next
     }
 }
 

@@ -1,1 +1,34 @@
-//! Configuration.
+//! Configuration: `config/deckhand.toml` and `deploy.d/*.toml` read into validated types, and
+//! the summary `deckhand check` prints (product.md §6).
+//!
+//! Loading checks everything and reports every problem of every file with its
+//! `file:line:column`; a [`Config`] that exists is valid, so the rest of the bot never
+//! re-checks a group, an env name or a crontab.
+//!
+//! Files: `model` and `recipe` hold the public types, `freeze` the window arithmetic,
+//! `summary` the `deckhand check` report, `example` the embedded shipped example. Loading:
+//! `load` reads the files, `raw` is their serde shape, `config_file` / `policy` / `windows` /
+//! `ssh` check the config file, `recipe_file` / `rollout` a recipe, `check` and `diagnostic`
+//! hold the shared helpers and error type.
+
+mod check;
+mod config_file;
+mod diagnostic;
+pub mod example;
+mod freeze;
+mod load;
+mod model;
+mod policy;
+mod raw;
+mod recipe;
+mod recipe_file;
+mod rollout;
+mod ssh;
+mod summary;
+mod windows;
+
+pub use diagnostic::{ConfigErrors, Diagnostic};
+pub use freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
+pub use model::{Approvals, BotSettings, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings};
+pub use recipe::{HealthCheck, Host, HostAddress, Recipe, RecipeEnv, Step, Strategy, Task};
+pub use summary::summary;

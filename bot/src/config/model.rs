@@ -1,0 +1,145 @@
+//! The validated configuration. These values are only made by [`Config::load`], which checks
+//! everything first: code that holds a `Config` never has to re-check a group, an env name or a
+//! crontab.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::freeze::FreezeWindow;
+use crate::config::recipe::Recipe;
+use crate::core::names::{AppName, EnvName};
+
+/// `config/deckhand.toml` together with every recipe in its recipes directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bot: BotSettings,
+    /// `[groups]`: group name → chat user names.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// `[envs.*]` in the order the file declares them, so listings follow the author's order.
+    pub envs: Vec<(EnvName, EnvPolicy)>,
+    /// One recipe per `deploy.d/<app>.toml`, sorted by app name.
+    pub apps: Vec<Recipe>,
+    pub ssh: SshSettings,
+    /// The configuration file this was loaded from.
+    pub path: PathBuf,
+}
+
+/// `[bot]`.
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    /// How the bot is addressed (`@deckhand`, `deckhand: …`). Default `deckhand`.
+    pub name: String,
+    /// Message prefixes the bot answers in a channel. Default `["!", "."]`.
+    pub prefixes: Vec<String>,
+    /// The env used when a request names none.
+    pub default_env: EnvName,
+    /// The recipes directory (`recipes = "…"`, relative to the config file's directory;
+    /// default `deploy.d` next to the config file).
+    pub recipes: PathBuf,
+}
+
+/// `[envs.<env>]`: the policy for deploys to one env (product.md §5).
+#[derive(Debug, Clone)]
+pub struct EnvPolicy {
+    /// The group whose members may request deploys; `None` means everyone.
+    pub deployers: Option<String>,
+    pub approvals: Approvals,
+    pub emergency: Emergency,
+    pub freezes: Vec<FreezeWindow>,
+    /// The zone times are shown in for this env (and fixed windows without an offset are read
+    /// in). Default UTC.
+    pub timezone: chrono_tz::Tz,
+}
+
+/// `[envs.<env>.approvals]`.
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    /// How many approvals a deploy needs; 0 means none.
+    pub required: u32,
+    /// Whose approvals count. Always set when `required > 0`, with at least `required` members.
+    pub group: Option<String>,
+    /// Whether the requester's own approval counts.
+    pub self_approve: bool,
+    /// A request not approved within this time expires. Default 30m.
+    pub expire: Duration,
+    /// Reaction names (without colons) that approve. Default `white_check_mark`, `+1`.
+    pub approve_with: Vec<String>,
+    /// Reaction names that deny. Default `x`, `-1`.
+    pub deny_with: Vec<String>,
+}
+
+/// `[envs.<env>.emergency]`: the approvals an `--emergency` deploy inside a freeze needs.
+#[derive(Debug, Clone)]
+pub struct Emergency {
+    /// At least 1. Default 2.
+    pub required: u32,
+    /// Default: the approvals group. `None` only when the env names no approver group at all;
+    /// then any user other than the requester may approve an emergency.
+    pub group: Option<String>,
+}
+
+/// `[ssh]`: how SSH hosts are reached.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// The private key to use (absolute, or relative to the config file; `~/` is expanded).
+    pub identity_file: Option<PathBuf>,
+    /// The known_hosts file to check host keys against.
+    pub known_hosts: Option<PathBuf>,
+    pub host_key_policy: HostKeyPolicy,
+    /// Default 10s.
+    pub connect_timeout: Duration,
+    /// Where SSH control sockets live. Kept short: socket paths are limited to ~107 bytes.
+    pub control_dir: Option<PathBuf>,
+    /// Commands run at once over one connection. Default 8 (sshd allows 10 by default).
+    pub max_sessions: u32,
+}
+
+/// What to do with a host key not in known_hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostKeyPolicy {
+    /// Refuse hosts whose key is unknown or changed (the default).
+    #[default]
+    Strict,
+    /// Trust and record a key seen for the first time; still refuse a changed one.
+    AcceptNew,
+}
+
+impl Default for SshSettings {
+    fn default() -> Self {
+        Self {
+            identity_file: None,
+            known_hosts: None,
+            host_key_policy: HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(10),
+            control_dir: None,
+            max_sessions: 8,
+        }
+    }
+}
+
+impl Config {
+    /// The policy of a declared env.
+    pub fn env(&self, name: &EnvName) -> Option<&EnvPolicy> {
+        self.envs.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+
+    /// The recipe of an app.
+    pub fn app(&self, name: &AppName) -> Option<&Recipe> {
+        self.apps
+            .binary_search_by(|r| r.app.cmp(name))
+            .ok()
+            .map(|i| &self.apps[i])
+    }
+
+    /// The members of a group; empty for a group that does not exist (loading guarantees every
+    /// group the configuration refers to exists).
+    pub fn group_members(&self, group: &str) -> &[String] {
+        self.groups.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// The declared env names, in configuration order.
+    pub fn env_names(&self) -> impl Iterator<Item = &EnvName> {
+        self.envs.iter().map(|(n, _)| n)
+    }
+}

@@ -63,8 +63,14 @@ fn the_console_waits_for_deploys_at_end_of_input_and_remembers_them() {
 #[test]
 fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
     let data = tempfile::tempdir().unwrap();
+    // The example, plus a task whose step takes long enough for us to kill the bot mid-step.
+    let cfg = common::example_with_recipe_tail(
+        data.path(),
+        "api",
+        "[[tasks.slow.steps]]\nname = \"slow\"\nrun = \"touch slow-started; sleep 60\"\n",
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["console"])
+        .args(["console", "--config", cfg.to_str().unwrap()])
         .current_dir(common::repo())
         .env("DECKHAND_DATA", data.path())
         .stdin(Stdio::piped())
@@ -72,7 +78,6 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // `deploy:slow` sleeps long enough for us to kill the bot mid-step.
     child.stdin.as_mut().unwrap().write_all(b"deploy:slow api@v9 to staging\n").unwrap();
     let db = data.path().join("deckhand.db");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -85,7 +90,7 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
     let _ = child.wait();
     assert!(db.exists());
 
-    let out = deckhand(&["console"], "status #1\n", data.path());
+    let out = deckhand(&["console", "--config", cfg.to_str().unwrap()], "status #1\n", data.path());
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with("[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran."),

@@ -33,9 +33,11 @@ async fn a_staging_deploy_goes_live_and_says_so() {
     assert_eq!(d.state, DeployState::Succeeded);
     let events = bot.store.events(1).await.unwrap();
     let states: Vec<_> = events.iter().filter_map(|e| e.to_state).collect();
-    assert_eq!(states.first(), Some(&DeployState::Queued));
+    assert_eq!(states.first(), Some(&DeployState::Approved), "needs no approval in staging");
     assert_eq!(states.last(), Some(&DeployState::Succeeded));
-    assert!(states.contains(&DeployState::Running) && states.contains(&DeployState::Verifying));
+    for s in [DeployState::Queued, DeployState::Running, DeployState::Verifying] {
+        assert!(states.contains(&s), "{s} missing from {states:?}");
+    }
 }
 
 #[tokio::test]
@@ -161,7 +163,7 @@ async fn hostile_input_is_refused_and_reaches_no_shell() {
     for h in &hostile {
         let answer = bot.say("mallory", h).await;
         assert!(!answer.is_empty(), "no answer to {h:?}");
-        assert!(!answer.contains("starting"), "{h:?} started a deploy: {answer}");
+        assert!(!answer.contains("starting (requested by"), "{h:?} started a deploy: {answer}");
     }
     let huge = format!("deploy api@{} to staging", "a".repeat(100_000));
     let answer = bot.say("mallory", &huge).await;

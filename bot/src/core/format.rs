@@ -6,7 +6,9 @@ use std::time::Duration;
 /// `1.4s`, `42s`, `3m 05s`, `2h 10m`: short enough for a status line.
 pub fn duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms < 10_000 {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 10_000 {
         format!("{:.1}s", d.as_secs_f64())
     } else if ms < 60_000 {
         format!("{}s", d.as_secs())
@@ -48,6 +50,7 @@ mod tests {
 
     #[test]
     fn durations_read_short() {
+        assert_eq!(duration(Duration::from_millis(42)), "42ms");
         assert_eq!(duration(Duration::from_millis(1400)), "1.4s");
         assert_eq!(duration(Duration::from_secs(42)), "42s");
         assert_eq!(duration(Duration::from_secs(185)), "3m 05s");

@@ -47,7 +47,7 @@ pub fn topic(name: &str) -> Option<String> {
 }
 
 /// The command names, for suggestions.
-pub fn names() -> impl Iterator<Item = &'static str> {
+pub fn names() -> impl Iterator<Item = &'static str> + Clone {
     COMMANDS.iter().map(|(n, ..)| *n)
 }
 

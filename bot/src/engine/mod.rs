@@ -20,7 +20,7 @@ use crate::core::command::{Command, DeployId};
 use crate::core::parse::{self, Addressing, Parsed};
 use crate::core::queue::Queues;
 use crate::exec::Executor;
-use crate::store::{Store, output::OutputWriter};
+use crate::store::{OutputWriter, Store};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -66,7 +66,7 @@ impl Bot {
         let (start_tx, start_rx) = mpsc::unbounded_channel();
         let name = config.bot.name.clone();
         let inner = Arc::new(Inner {
-            output: crate::store::output::spawn_output_writer(store.clone()),
+            output: crate::store::spawn_output_writer(store.clone()),
             config,
             store,
             chat,
@@ -105,7 +105,9 @@ impl Bot {
                 };
                 match parse::parse(&text, &addr) {
                     Parsed::NotAddressed => {}
-                    Parsed::NotUnderstood(err) => inner.say(&channel, &err.message).await,
+                    Parsed::NotUnderstood(err) => {
+                        inner.say(&channel, &err.message).await;
+                    }
                     Parsed::Command(cmd) => {
                         if let Err(err) = dispatch(inner, &channel, &user, cmd).await {
                             tracing::error!("handling a message from {user} in {channel}: {err:#}");
@@ -139,7 +141,7 @@ impl Bot {
 
     /// Waits until every output line written so far is in the deploy log.
     pub async fn flush_log(&self) {
-        self.inner.output.flush().await;
+        self.inner.flush_output().await;
     }
 }
 
@@ -164,6 +166,14 @@ impl Inner {
                 tracing::warn!("could not post to {channel}: {err:#}");
                 None
             }
+        }
+    }
+
+    /// Waits until every output line handed to the log writer is stored. A failure is logged:
+    /// the deploy goes on, and the operator sees why lines are missing.
+    pub async fn flush_output(&self) {
+        if let Err(err) = self.output.flush().await {
+            tracing::error!("the deploy log could not store command output: {err:#}");
         }
     }
 

@@ -121,7 +121,9 @@ async fn pump(
                     at: inner.clock.now(),
                     text: line.text.clone(),
                 };
-                inner.output.send(record).await;
+                if let Err(err) = inner.output.send(record).await {
+                    tracing::error!("deploy #{deploy}: a line of output could not be logged: {err:#}");
+                }
                 if thread.buf.is_empty() {
                     deadline = tokio::time::Instant::now() + POST_AFTER;
                 }

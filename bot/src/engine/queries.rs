@@ -219,7 +219,7 @@ pub async fn search(inner: &Arc<Inner>, channel: &str, args: SearchArgs) -> anyh
             return Ok(());
         }
     }
-    inner.output.flush().await;
+    inner.flush_output().await;
     let hits = inner.store.search(&args, SEARCH_LIMIT).await?;
     let text = if hits.is_empty() {
         format!("Nothing in the deploy log matches {}.", describe_query(&args))

@@ -81,7 +81,7 @@ async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
         }
     };
     inner.cancels.lock().expect("cancels lock").remove(&id);
-    inner.output.flush().await;
+    inner.flush_output().await;
     let target = target?;
     inner.queues.lock().expect("queues lock").finish(&target, id)
 }
@@ -161,7 +161,6 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
 
     inner.store.transition(id, DeployState::Running, ACTOR, None, inner.clock.now()).await?;
     let started = Instant::now();
-    status.set("starting").await;
     let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
     let mut ctx = Ctx {
         inner,

@@ -23,6 +23,25 @@ pub fn example_config() -> PathBuf {
     repo().join("config/deckhand.toml")
 }
 
+/// A copy of the example configuration under `dir/example`, with `tail` appended to the
+/// recipe of `app`; returns the config file's path.
+pub fn example_with_recipe_tail(dir: &Path, app: &str, tail: &str) -> PathBuf {
+    let root = dir.join("example");
+    std::fs::create_dir_all(root.join("config")).unwrap();
+    std::fs::create_dir_all(root.join("deploy.d")).unwrap();
+    std::fs::copy(example_config(), root.join("config/deckhand.toml")).unwrap();
+    for entry in std::fs::read_dir(repo().join("deploy.d")).unwrap() {
+        let entry = entry.unwrap();
+        let mut text = std::fs::read_to_string(entry.path()).unwrap();
+        if entry.file_name().to_string_lossy() == format!("{app}.toml") {
+            text.push('\n');
+            text.push_str(tail);
+        }
+        std::fs::write(root.join("deploy.d").join(entry.file_name()), text).unwrap();
+    }
+    root.join("config/deckhand.toml")
+}
+
 #[derive(Clone, Default)]
 pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
 

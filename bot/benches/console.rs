@@ -12,13 +12,19 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 30;
 
 fn main() {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let mut ready = Vec::new();
     let mut rss_kb = Vec::new();
     for run in 0..RUNS {
         let data = tempfile::tempdir().unwrap();
         // The first run creates the database; later ones reuse one, as a restart would.
-        let data_path = if run == 0 { data.path().to_path_buf() } else { repo.join("target/bench-console-data") };
+        let data_path = if run == 0 {
+            data.path().to_path_buf()
+        } else {
+            repo.join("target/bench-console-data")
+        };
         let start = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
             .arg("console")
@@ -54,8 +60,16 @@ fn main() {
     ready.sort();
     rss_kb.sort();
     let p = |q: f64| ready[((ready.len() as f64 * q) as usize).min(ready.len() - 1)];
-    println!("deckhand console, {} runs (existing database):", ready.len());
-    println!("  ready (spawn → first answer): p50 {:?}  p95 {:?}  max {:?}", p(0.5), p(0.95), ready[ready.len() - 1]);
+    println!(
+        "deckhand console, {} runs (existing database):",
+        ready.len()
+    );
+    println!(
+        "  ready (spawn → first answer): p50 {:?}  p95 {:?}  max {:?}",
+        p(0.5),
+        p(0.95),
+        ready[ready.len() - 1]
+    );
     println!(
         "  idle RSS: p50 {:.1} MB  max {:.1} MB",
         rss_kb[rss_kb.len() / 2] as f64 / 1024.0,

@@ -68,7 +68,12 @@ fn main() -> ExitCode {
         Cmd::Parse { message } => parse_command(&message),
         Cmd::Check { config } => check(config),
         Cmd::Serve { config } => serve(config),
-        Cmd::Console { config, user, now, data } => {
+        Cmd::Console {
+            config,
+            user,
+            now,
+            data,
+        } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -115,11 +120,11 @@ fn check(config: Option<PathBuf>) -> ExitCode {
 
 fn serve(config: Option<PathBuf>) -> ExitCode {
     let path = config_path(config, Path::new(".deckhand")).ok();
-    if let Some(path) = path {
-        if let Err(errors) = Config::load(&path) {
-            eprintln!("{errors}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(path) = path
+        && let Err(errors) = Config::load(&path)
+    {
+        eprintln!("{errors}");
+        return ExitCode::FAILURE;
     }
     eprintln!(
         "deckhand serve: this version has no chat adapter yet (Slack and Discord come next). Use `deckhand console` to drive the bot from the terminal."
@@ -127,18 +132,26 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run_console(config: Option<PathBuf>, user: String, now: Option<String>, data: PathBuf) -> anyhow::Result<()> {
+async fn run_console(
+    config: Option<PathBuf>,
+    user: String,
+    now: Option<String>,
+    data: PathBuf,
+) -> anyhow::Result<()> {
     let clock = match now {
         Some(t) => Clock::starting_at(
             chrono::DateTime::parse_from_rfc3339(&t)
-                .with_context(|| format!("--now {t:?} is not an RFC 3339 time like 2026-11-27T18:00:00+01:00"))?
+                .with_context(|| {
+                    format!("--now {t:?} is not an RFC 3339 time like 2026-11-27T18:00:00+01:00")
+                })?
                 .to_utc(),
         ),
         None => Clock::real(),
     };
     let path = config_path(config, &data)?;
     let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    std::fs::create_dir_all(&data).with_context(|| format!("creating the data directory {}", data.display()))?;
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("creating the data directory {}", data.display()))?;
     let store = Store::open(&data.join("deckhand.db"))
         .await
         .with_context(|| format!("opening the deploy log in {}", data.display()))?;
@@ -159,6 +172,10 @@ fn config_path(given: Option<PathBuf>, data: &Path) -> anyhow::Result<PathBuf> {
     if local.exists() {
         return Ok(local);
     }
-    deckhand::config::example::write_to(&data.join("example"))
-        .with_context(|| format!("writing the embedded example configuration under {}", data.display()))
+    deckhand::config::example::write_to(&data.join("example")).with_context(|| {
+        format!(
+            "writing the embedded example configuration under {}",
+            data.display()
+        )
+    })
 }

@@ -17,7 +17,12 @@ fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -37,27 +42,56 @@ fn the_console_speaks_its_line_protocol() {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let first = stdout.lines().next().unwrap();
-    assert_eq!(first, "[m1] #1 api@v1.2.0 → staging: starting (requested by alice)");
-    assert!(stdout.contains("[m1 edited] #1 api@v1.2.0 → staging: host 1/1, step 1/"), "{stdout}");
+    assert_eq!(
+        first,
+        "[m1] #1 api@v1.2.0 → staging: starting (requested by alice)"
+    );
+    assert!(
+        stdout.contains("[m1 edited] #1 api@v1.2.0 → staging: host 1/1, step 1/"),
+        "{stdout}"
+    );
     assert!(stdout.contains("[m2 > m1] api-staging | "), "{stdout}");
-    assert!(stdout.contains("[m1 edited] #1 api@v1.2.0 → staging: succeeded in"), "{stdout}");
-    assert!(stdout.contains("api in staging: v1.2.0 · deployed by alice"), "{stdout}");
+    assert!(
+        stdout.contains("[m1 edited] #1 api@v1.2.0 → staging: succeeded in"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("api in staging: v1.2.0 · deployed by alice"),
+        "{stdout}"
+    );
     // Several lines: the further ones are indented by four spaces.
     assert!(stdout.contains("\n    "), "{stdout}");
-    assert!(stderr.contains("console: there is no message m99"), "{stderr}");
+    assert!(
+        stderr.contains("console: there is no message m99"),
+        "{stderr}"
+    );
     for line in stdout.lines() {
-        assert!(line.starts_with("[m") || line.starts_with("    "), "not the protocol: {line:?}");
+        assert!(
+            line.starts_with("[m") || line.starts_with("    "),
+            "not the protocol: {line:?}"
+        );
     }
 }
 
 #[test]
 fn the_console_waits_for_deploys_at_end_of_input_and_remembers_them() {
     let data = tempfile::tempdir().unwrap();
-    let out = deckhand(&["console", "--user", "dave"], "deploy web@v3 to staging\n", data.path());
+    let out = deckhand(
+        &["console", "--user", "dave"],
+        "deploy web@v3 to staging\n",
+        data.path(),
+    );
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("succeeded in"), "it waited for the deploy");
+    assert!(
+        text(&out.stdout).contains("succeeded in"),
+        "it waited for the deploy"
+    );
     let out = deckhand(&["console"], "live web in staging\n", data.path());
-    assert!(text(&out.stdout).contains("web in staging: v3 · deployed by dave"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("web in staging: v3 · deployed by dave"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -78,10 +112,17 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    child.stdin.as_mut().unwrap().write_all(b"deploy:slow api@v9 to staging\n").unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"deploy:slow api@v9 to staging\n")
+        .unwrap();
     let db = data.path().join("deckhand.db");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let steps_dir = data.path().join("hosts/api/staging/api-staging/slow-started");
+    let steps_dir = data
+        .path()
+        .join("hosts/api/staging/api-staging/slow-started");
     while !steps_dir.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -90,19 +131,32 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
     let _ = child.wait();
     assert!(db.exists());
 
-    let out = deckhand(&["console", "--config", cfg.to_str().unwrap()], "status #1\n", data.path());
+    let out = deckhand(
+        &["console", "--config", cfg.to_str().unwrap()],
+        "status #1\n",
+        data.path(),
+    );
     let stdout = text(&out.stdout);
     assert!(
-        stdout.starts_with("[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran."),
+        stdout.starts_with(
+            "[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran."
+        ),
         "{stdout}"
     );
-    assert!(stdout.contains("#1 api@v9 → staging · interrupted"), "{stdout}");
+    assert!(
+        stdout.contains("#1 api@v9 → staging · interrupted"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn parse_prints_json_and_exits_by_verdict() {
     let data = tempfile::tempdir().unwrap();
-    let out = deckhand(&["parse", "deploy hubot/atmos/branch to production/fe"], "", data.path());
+    let out = deckhand(
+        &["parse", "deploy hubot/atmos/branch to production/fe"],
+        "",
+        data.path(),
+    );
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["command"], "deploy");
@@ -125,7 +179,10 @@ fn check_summarises_the_example_and_points_at_errors() {
     let out = deckhand(&["check"], "", data.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(s.contains("api") && s.contains("web") && s.contains("weekend"), "{s}");
+    assert!(
+        s.contains("api") && s.contains("web") && s.contains("weekend"),
+        "{s}"
+    );
 
     let bad = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(bad.path().join("config")).unwrap();
@@ -133,9 +190,17 @@ fn check_summarises_the_example_and_points_at_errors() {
     let cfg = std::fs::read_to_string(common::example_config()).unwrap();
     std::fs::write(bad.path().join("config/deckhand.toml"), cfg).unwrap();
     let recipe = std::fs::read_to_string(common::repo().join("deploy.d/web.toml")).unwrap();
-    std::fs::write(bad.path().join("deploy.d/web.toml"), recipe.replacen("hosts", "hots", 1)).unwrap();
+    std::fs::write(
+        bad.path().join("deploy.d/web.toml"),
+        recipe.replacen("hosts", "hots", 1),
+    )
+    .unwrap();
     let path = bad.path().join("config/deckhand.toml");
-    let out = deckhand(&["check", "--config", path.to_str().unwrap()], "", data.path());
+    let out = deckhand(
+        &["check", "--config", path.to_str().unwrap()],
+        "",
+        data.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("deploy.d/web.toml:"), "{err}");

@@ -10,18 +10,35 @@ use deckhand::core::lifecycle::DeployState;
 async fn a_staging_deploy_goes_live_and_says_so() {
     let bot = TestBot::new().await;
     let answer = bot.say("alice", "deploy api@v1.2.0 to staging").await;
-    assert!(answer.contains("#1 api@v1.2.0 → staging: starting (requested by alice)"), "{answer}");
+    assert!(
+        answer.contains("#1 api@v1.2.0 → staging: starting (requested by alice)"),
+        "{answer}"
+    );
     bot.wait().await;
 
     let t = bot.transcript();
-    assert!(t.contains("host 1/1, step 1/"), "progress is shown step by step:\n{t}");
+    assert!(
+        t.contains("host 1/1, step 1/"),
+        "progress is shown step by step:\n{t}"
+    );
     assert!(t.contains("#1 api@v1.2.0 → staging: succeeded in"), "{t}");
     assert!(t.contains("health: api-staging ok"), "{t}");
-    assert!(t.contains("[m2 > m1]") || t.contains(" > m1]"), "output goes to the thread:\n{t}");
+    assert!(
+        t.contains("[m2 > m1]") || t.contains(" > m1]"),
+        "output goes to the thread:\n{t}"
+    );
 
     // On the host's disk: the release, the current link and REVISION.
-    assert_eq!(bot.host_file("api", "staging", "api-staging", "REVISION").as_deref(), Some("v1.2.0\n"));
-    let current = std::fs::read_link(bot.host_dir("api", "staging", "api-staging").join("current")).unwrap();
+    assert_eq!(
+        bot.host_file("api", "staging", "api-staging", "REVISION")
+            .as_deref(),
+        Some("v1.2.0\n")
+    );
+    let current = std::fs::read_link(
+        bot.host_dir("api", "staging", "api-staging")
+            .join("current"),
+    )
+    .unwrap();
     assert_eq!(current.to_str(), Some("releases/v1.2.0"));
 
     let live = bot.say("bob", "live api in staging").await;
@@ -33,9 +50,17 @@ async fn a_staging_deploy_goes_live_and_says_so() {
     assert_eq!(d.state, DeployState::Succeeded);
     let events = bot.store.events(1).await.unwrap();
     let states: Vec<_> = events.iter().filter_map(|e| e.to_state).collect();
-    assert_eq!(states.first(), Some(&DeployState::Approved), "needs no approval in staging");
+    assert_eq!(
+        states.first(),
+        Some(&DeployState::Approved),
+        "needs no approval in staging"
+    );
     assert_eq!(states.last(), Some(&DeployState::Succeeded));
-    for s in [DeployState::Queued, DeployState::Running, DeployState::Verifying] {
+    for s in [
+        DeployState::Queued,
+        DeployState::Running,
+        DeployState::Verifying,
+    ] {
         assert!(states.contains(&s), "{s} missing from {states:?}");
     }
 }
@@ -49,18 +74,33 @@ async fn a_broken_version_fails_health_rolls_back_and_is_marked_bad() {
     bot.wait().await;
 
     let t = bot.transcript();
-    assert!(t.contains("#2 api@broken-1 → staging rolled back: health check failed on api-staging"), "{t}");
+    assert!(
+        t.contains("#2 api@broken-1 → staging rolled back: health check failed on api-staging"),
+        "{t}"
+    );
     assert!(t.contains("api-staging is back on v1.2.0"), "{t}");
     assert!(t.contains("broken-1 is now marked bad for staging"), "{t}");
 
-    assert_eq!(bot.host_file("api", "staging", "api-staging", "REVISION").as_deref(), Some("v1.2.0\n"));
-    assert_eq!(bot.store.deploy(2).await.unwrap().unwrap().state, DeployState::RolledBack);
+    assert_eq!(
+        bot.host_file("api", "staging", "api-staging", "REVISION")
+            .as_deref(),
+        Some("v1.2.0\n")
+    );
+    assert_eq!(
+        bot.store.deploy(2).await.unwrap().unwrap().state,
+        DeployState::RolledBack
+    );
 
     let live = bot.say("alice", "live api in staging").await;
-    assert!(live.contains("api in staging: v1.2.0"), "a rolled-back version is never live: {live}");
+    assert!(
+        live.contains("api in staging: v1.2.0"),
+        "a rolled-back version is never live: {live}"
+    );
 
     // The log holds the deploy's output, and search finds it.
-    let found = bot.say("alice", "search migrations broken-1 app:api env:staging").await;
+    let found = bot
+        .say("alice", "search migrations broken-1 app:api env:staging")
+        .await;
     assert!(found.contains("#2 api@broken-1 → staging"), "{found}");
     let found = bot.say("alice", "search health status:rolled_back").await;
     assert!(found.contains("#2"), "{found}");
@@ -70,19 +110,30 @@ async fn a_broken_version_fails_health_rolls_back_and_is_marked_bad() {
 async fn rollback_deploys_the_last_good_version() {
     let bot = TestBot::new().await;
     for v in ["v1.0.0", "v1.1.0"] {
-        bot.say("alice", &format!("deploy web@{v} to staging")).await;
+        bot.say("alice", &format!("deploy web@{v} to staging"))
+            .await;
         bot.wait().await;
     }
     let answer = bot.say("carol", "rollback web in staging").await;
-    assert!(answer.contains("rollback #3 web@v1.0.0 → staging: starting"), "{answer}");
+    assert!(
+        answer.contains("rollback #3 web@v1.0.0 → staging: starting"),
+        "{answer}"
+    );
     bot.wait().await;
     let live = bot.say("carol", "what's live on staging").await;
     assert!(live.contains("web in staging: v1.0.0"), "{live}");
-    assert_eq!(bot.host_file("web", "staging", "web-staging", "REVISION").as_deref(), Some("v1.0.0\n"));
+    assert_eq!(
+        bot.host_file("web", "staging", "web-staging", "REVISION")
+            .as_deref(),
+        Some("v1.0.0\n")
+    );
 
     let history = bot.say("carol", "history web in staging").await;
     let first = history.lines().nth(1).unwrap_or_default();
-    assert!(first.contains("#3 web@v1.0.0 → staging (rollback)"), "{history}");
+    assert!(
+        first.contains("#3 web@v1.0.0 → staging (rollback)"),
+        "{history}"
+    );
 }
 
 #[tokio::test]
@@ -91,13 +142,19 @@ async fn a_second_deploy_to_the_same_target_queues_and_starts_by_itself() {
     let first = bot.say("alice", "deploy api@v1 to staging").await;
     let second = bot.say("bob", "deploy api@v2 to staging").await;
     assert!(first.contains("#1 api@v1 → staging: starting"), "{first}");
-    assert!(second.contains("#2 api@v2 → staging: queued behind #1, position 1"), "{second}");
+    assert!(
+        second.contains("#2 api@v2 → staging: queued behind #1, position 1"),
+        "{second}"
+    );
     // Another target is not held up.
     let other = bot.say("bob", "deploy web@v9 to staging").await;
     assert!(other.contains("starting"), "{other}");
     bot.wait().await;
     for id in 1..=3 {
-        assert_eq!(bot.store.deploy(id).await.unwrap().unwrap().state, DeployState::Succeeded);
+        assert_eq!(
+            bot.store.deploy(id).await.unwrap().unwrap().state,
+            DeployState::Succeeded
+        );
     }
     let live = bot.say("bob", "live api in staging").await;
     assert!(live.contains("v2"), "{live}");
@@ -109,10 +166,20 @@ async fn cancel_withdraws_a_queued_deploy() {
     bot.say("alice", "deploy api@v1 to staging").await;
     bot.say("bob", "deploy api@v2 to staging").await;
     let answer = bot.say("bob", "cancel #2").await;
-    assert!(answer.contains("#2 api@v2 → staging cancelled by bob before it started"), "{answer}");
+    assert!(
+        answer.contains("#2 api@v2 → staging cancelled by bob before it started"),
+        "{answer}"
+    );
     bot.wait().await;
-    assert_eq!(bot.store.deploy(2).await.unwrap().unwrap().state, DeployState::Cancelled);
-    assert_eq!(bot.host_file("api", "staging", "api-staging", "REVISION").as_deref(), Some("v1\n"));
+    assert_eq!(
+        bot.store.deploy(2).await.unwrap().unwrap().state,
+        DeployState::Cancelled
+    );
+    assert_eq!(
+        bot.host_file("api", "staging", "api-staging", "REVISION")
+            .as_deref(),
+        Some("v1\n")
+    );
     let again = bot.say("bob", "cancel #2").await;
     assert!(again.contains("already ended: cancelled"), "{again}");
     let none = bot.say("bob", "cancel #99").await;
@@ -126,13 +193,25 @@ async fn prod_needs_approvals_and_is_refused_until_they_exist() {
     assert!(answer.contains("#1 api@main → prod refused"), "{answer}");
     assert!(answer.contains("1 approval from leads"), "{answer}");
     bot.wait().await;
-    assert_eq!(bot.store.deploy(1).await.unwrap().unwrap().state, DeployState::Blocked);
-    assert!(!bot.host_dir("api", "prod", "api-1").exists(), "nothing ran on prod");
+    assert_eq!(
+        bot.store.deploy(1).await.unwrap().unwrap().state,
+        DeployState::Blocked
+    );
+    assert!(
+        !bot.host_dir("api", "prod", "api-1").exists(),
+        "nothing ran on prod"
+    );
     let dry = bot.say("alice", "deploy api@v3 to prod --dry-run").await;
     assert!(dry.contains("Dry run of api@v3 → prod"), "{dry}");
     assert!(dry.contains("would be refused"), "{dry}");
-    assert!(dry.contains("api-1") && dry.contains("api-2"), "the plan names every host: {dry}");
-    assert!(!bot.host_dir("api", "prod", "api-1").exists(), "a dry run runs nothing");
+    assert!(
+        dry.contains("api-1") && dry.contains("api-2"),
+        "the plan names every host: {dry}"
+    );
+    assert!(
+        !bot.host_dir("api", "prod", "api-1").exists(),
+        "a dry run runs nothing"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +221,10 @@ async fn a_dry_run_prints_the_plan_and_changes_nothing() {
     assert!(dry.contains("Dry run of api@v5 → staging"), "{dry}");
     assert!(dry.contains("Policy: allowed"), "{dry}");
     assert!(dry.contains("1. prepare"), "{dry}");
-    assert!(bot.store.deploy(1).await.unwrap().is_none(), "a dry run is not a deploy");
+    assert!(
+        bot.store.deploy(1).await.unwrap().is_none(),
+        "a dry run is not a deploy"
+    );
     assert!(!bot.host_dir("api", "staging", "api-staging").exists());
 }
 
@@ -163,28 +245,43 @@ async fn hostile_input_is_refused_and_reaches_no_shell() {
     for h in &hostile {
         let answer = bot.say("mallory", h).await;
         assert!(!answer.is_empty(), "no answer to {h:?}");
-        assert!(!answer.contains("starting (requested by"), "{h:?} started a deploy: {answer}");
+        assert!(
+            !answer.contains("starting (requested by"),
+            "{h:?} started a deploy: {answer}"
+        );
     }
     let huge = format!("deploy api@{} to staging", "a".repeat(100_000));
     let answer = bot.say("mallory", &huge).await;
     assert!(answer.contains("characters long"), "{answer}");
-    assert!(answer.len() < 400, "the answer to a huge message stays short");
+    assert!(
+        answer.len() < 400,
+        "the answer to a huge message stays short"
+    );
     bot.wait().await;
     assert!(!marker.exists());
-    assert!(bot.store.deploy(1).await.unwrap().is_none(), "nothing was recorded");
+    assert!(
+        bot.store.deploy(1).await.unwrap().is_none(),
+        "nothing was recorded"
+    );
 }
 
 #[tokio::test]
 async fn unknown_names_get_the_closest_suggestion() {
     let bot = TestBot::new().await;
     let a = bot.say("alice", "deploy api to prdo").await;
-    assert!(a.contains("I don't know the env `prdo`. Did you mean `prod`?"), "{a}");
+    assert!(
+        a.contains("I don't know the env `prdo`. Did you mean `prod`?"),
+        "{a}"
+    );
     let a = bot.say("alice", "deploy apj to staging").await;
     assert!(a.contains("Did you mean `api`?"), "{a}");
     let a = bot.say("alice", "deplyo api").await;
     assert!(a.contains("Did you mean `deploy`?"), "{a}");
     let a = bot.say("alice", "deploy api to staging/nope").await;
-    assert!(a.contains("I don't know the host or group of api in staging `nope`"), "{a}");
+    assert!(
+        a.contains("I don't know the host or group of api in staging `nope`"),
+        "{a}"
+    );
     let a = bot.say("alice", "deploy:frobnicate api to staging").await;
     assert!(a.contains("task of api"), "{a}");
     let a = bot.say("alice", "live apx").await;
@@ -194,7 +291,10 @@ async fn unknown_names_get_the_closest_suggestion() {
 #[tokio::test]
 async fn channel_messages_need_a_prefix_or_a_mention() {
     let bot = TestBot::new().await;
-    assert_eq!(bot.say_in_channel("alice", "deploy api to staging").await, "");
+    assert_eq!(
+        bot.say_in_channel("alice", "deploy api to staging").await,
+        ""
+    );
     let a = bot.say_in_channel("alice", "!help deploy").await;
     assert!(a.contains("Example: `deploy api@v1.4.2 to staging`"), "{a}");
     let a = bot.say_in_channel("alice", "deckhand: wcid").await;
@@ -221,7 +321,15 @@ async fn live_check_reports_drift_after_a_host_is_changed_by_hand() {
     bot.wait().await;
     let ok = bot.say("alice", "live web in staging --check").await;
     assert!(ok.contains("web-staging: v7 ✓"), "{ok}");
-    std::fs::write(bot.host_dir("web", "staging", "web-staging").join("REVISION"), "hotfix\n").unwrap();
+    std::fs::write(
+        bot.host_dir("web", "staging", "web-staging")
+            .join("REVISION"),
+        "hotfix\n",
+    )
+    .unwrap();
     let drift = bot.say("alice", "live web in staging --check").await;
-    assert!(drift.contains("web-staging: hotfix ✗ DRIFT (the log says v7)"), "{drift}");
+    assert!(
+        drift.contains("web-staging: hotfix ✗ DRIFT (the log says v7)"),
+        "{drift}"
+    );
 }

@@ -59,10 +59,15 @@ mod tests {
 
     #[test]
     fn relative_times() {
-        let now = DateTime::parse_from_rfc3339("2026-11-23T19:00:00Z").unwrap().to_utc();
+        let now = DateTime::parse_from_rfc3339("2026-11-23T19:00:00Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(ago(now - chrono::Duration::minutes(5), now), "5m ago");
         assert_eq!(ago(now, now), "just now");
         assert_eq!(time(now), "2026-11-23 19:00 UTC");
-        assert_eq!(deploy_label(3, "api", "v1", "prod", Some("api-1")), "#3 api@v1 → prod/api-1");
+        assert_eq!(
+            deploy_label(3, "api", "v1", "prod", Some("api-1")),
+            "#3 api@v1 → prod/api-1"
+        );
     }
 }

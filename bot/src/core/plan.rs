@@ -8,15 +8,19 @@ use std::ops::Range;
 pub fn batches(n: usize, strategy: &Strategy) -> Vec<Range<usize>> {
     let chunks = |from: usize, size: usize| -> Vec<Range<usize>> {
         let size = size.max(1);
-        (from..n).step_by(size).map(|s| s..(s + size).min(n)).collect()
+        (from..n)
+            .step_by(size)
+            .map(|s| s..(s + size).min(n))
+            .collect()
     };
     match *strategy {
-        Strategy::Parallel if n > 0 => vec![0..n],
-        Strategy::Parallel => vec![],
+        Strategy::Parallel => chunks(0, n),
         Strategy::Rolling { batch } => chunks(0, batch as usize),
         Strategy::Canary { canary, batch } => {
             let first = (canary as usize).clamp(1, n.max(1)).min(n);
-            let mut out = if first > 0 { vec![0..first] } else { vec![] };
+            let mut out: Vec<Range<usize>> = std::iter::once(0..first)
+                .filter(|r| !r.is_empty())
+                .collect();
             out.extend(chunks(first, batch as usize));
             out
         }
@@ -41,12 +45,30 @@ mod tests {
     #[test]
     fn strategies_split_hosts_in_order() {
         assert_eq!(batches(3, &Strategy::Parallel), vec![0..3]);
-        assert_eq!(batches(5, &Strategy::Rolling { batch: 2 }), vec![0..2, 2..4, 4..5]);
         assert_eq!(
-            batches(5, &Strategy::Canary { canary: 1, batch: 3 }),
+            batches(5, &Strategy::Rolling { batch: 2 }),
+            vec![0..2, 2..4, 4..5]
+        );
+        assert_eq!(
+            batches(
+                5,
+                &Strategy::Canary {
+                    canary: 1,
+                    batch: 3
+                }
+            ),
             vec![0..1, 1..4, 4..5]
         );
-        assert_eq!(batches(1, &Strategy::Canary { canary: 2, batch: 1 }), vec![0..1]);
+        assert_eq!(
+            batches(
+                1,
+                &Strategy::Canary {
+                    canary: 2,
+                    batch: 1
+                }
+            ),
+            vec![0..1]
+        );
         assert!(batches(0, &Strategy::Rolling { batch: 1 }).is_empty());
     }
 }

@@ -12,14 +12,19 @@ use crate::config::{Config, EnvPolicy};
 pub struct Refusal(pub String);
 
 /// May `user` request a deploy to an env with this policy at all?
-pub fn may_deploy(config: &Config, env: &str, policy: &EnvPolicy, user: &str) -> Result<(), Refusal> {
-    if let Some(group) = &policy.deployers {
-        if !config.group_members(group).iter().any(|m| m == user) {
-            return Err(Refusal(format!(
-                "{user} may not deploy to {env}: deploys there are for the `{group}` group. Ask one of its members ({}).",
-                config.group_members(group).join(", ")
-            )));
-        }
+pub fn may_deploy(
+    config: &Config,
+    env: &str,
+    policy: &EnvPolicy,
+    user: &str,
+) -> Result<(), Refusal> {
+    if let Some(group) = &policy.deployers
+        && !config.group_members(group).iter().any(|m| m == user)
+    {
+        return Err(Refusal(format!(
+            "{user} may not deploy to {env}: deploys there are for the `{group}` group. Ask one of its members ({}).",
+            config.group_members(group).join(", ")
+        )));
     }
     Ok(())
 }

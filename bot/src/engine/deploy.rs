@@ -4,7 +4,6 @@
 use super::{Inner, resolve};
 use crate::config::{HealthCheck, Host, HostAddress, Recipe, RecipeEnv};
 use crate::core::command::{DeployArgs, DeployId};
-use crate::core::format::deploy_label;
 use crate::core::lifecycle::DeployState;
 use crate::core::names::{AppName, EnvName, GitRef, HostName};
 use crate::core::queue::Slot;
@@ -14,13 +13,21 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// `deploy …`
-pub async fn request(inner: &Arc<Inner>, channel: &str, user: &str, args: DeployArgs) -> anyhow::Result<()> {
+pub async fn request(
+    inner: &Arc<Inner>,
+    channel: &str,
+    user: &str,
+    args: DeployArgs,
+) -> anyhow::Result<()> {
     let config = &inner.config;
     let recipe = match resolve::app(config, &args.app) {
         Ok(r) => r,
         Err(msg) => return say(inner, channel, &msg).await,
     };
-    let env = args.env.clone().unwrap_or_else(|| config.bot.default_env.clone());
+    let env = args
+        .env
+        .clone()
+        .unwrap_or_else(|| config.bot.default_env.clone());
     let target = match Target::resolve(inner, recipe, &env, args.host.as_ref()) {
         Ok(t) => t,
         Err(msg) => return say(inner, channel, &msg).await,
@@ -34,7 +41,10 @@ pub async fn request(inner: &Arc<Inner>, channel: &str, user: &str, args: Deploy
         );
         return say(inner, channel, &msg).await;
     }
-    let git_ref = args.git_ref.clone().unwrap_or_else(|| recipe.default_ref.clone());
+    let git_ref = args
+        .git_ref
+        .clone()
+        .unwrap_or_else(|| recipe.default_ref.clone());
     let new = NewDeploy {
         app: recipe.app.clone(),
         env: env.clone(),
@@ -52,7 +62,12 @@ pub async fn request(inner: &Arc<Inner>, channel: &str, user: &str, args: Deploy
     };
     if args.dry_run {
         let verdict = check_policy(inner, &env, user);
-        return say(inner, channel, &dry_run_plan(&new, recipe, &target, verdict.err())).await;
+        return say(
+            inner,
+            channel,
+            &dry_run_plan(&new, recipe, &target, verdict.err()),
+        )
+        .await;
     }
     submit(inner, new).await
 }
@@ -112,7 +127,7 @@ async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
         new.state = DeployState::Blocked;
         new.reason = Some(refusal.0.clone());
         let d = inner.store.create_deploy(&new, now).await?;
-        let label = deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()));
+        let label = super::run::label(&d);
         return say(inner, &channel, &format!("{label} refused: {}", refusal.0)).await;
     }
     let d = inner.store.create_deploy(&new, now).await?;
@@ -120,8 +135,12 @@ async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
         .store
         .transition(d.id, DeployState::Queued, "deckhand", None, now)
         .await?;
-    let label = deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()));
-    let what = if d.kind == DeployKind::Rollback { "rollback " } else { "" };
+    let label = super::run::label(&d);
+    let what = if d.kind == DeployKind::Rollback {
+        "rollback "
+    } else {
+        ""
+    };
     let slot = inner
         .queues
         .lock()
@@ -153,18 +172,35 @@ pub fn check_policy(inner: &Inner, env: &EnvName, user: &str) -> Result<(), poli
 }
 
 /// `cancel #N`
-pub async fn cancel(inner: &Arc<Inner>, channel: &str, user: &str, id: DeployId) -> anyhow::Result<()> {
+pub async fn cancel(
+    inner: &Arc<Inner>,
+    channel: &str,
+    user: &str,
+    id: DeployId,
+) -> anyhow::Result<()> {
     let Some(d) = inner.store.deploy(id).await? else {
         return say(inner, channel, &format!("There is no deploy #{id}.")).await;
     };
-    let label = deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()));
-    if d.requested_by != user {
-        if let Err(refusal) = check_policy(inner, &d.env, user) {
-            return say(inner, channel, &format!("You cannot cancel {label}: {}", refusal.0)).await;
-        }
+    let label = super::run::label(&d);
+    // The requester, or anyone who may deploy there, may cancel.
+    if d.requested_by != user
+        && let Some(env_policy) = inner.config.env(&d.env)
+        && let Err(refusal) = policy::may_deploy(&inner.config, d.env.as_str(), env_policy, user)
+    {
+        return say(
+            inner,
+            channel,
+            &format!("You cannot cancel {label}: {}", refusal.0),
+        )
+        .await;
     }
     if d.state.is_final() {
-        return say(inner, channel, &format!("{label} already ended: {}.", d.state)).await;
+        return say(
+            inner,
+            channel,
+            &format!("{label} already ended: {}.", d.state),
+        )
+        .await;
     }
     if d.state.is_in_flight() {
         if let Some(flag) = inner.cancels.lock().expect("cancels lock").get(&id) {
@@ -172,7 +208,13 @@ pub async fn cancel(inner: &Arc<Inner>, channel: &str, user: &str, id: DeployId)
         }
         inner
             .store
-            .note(Some(id), user, "cancel", &format!("{user} asked to cancel {label}"), inner.clock.now())
+            .note(
+                Some(id),
+                user,
+                "cancel",
+                &format!("{user} asked to cancel {label}"),
+                inner.clock.now(),
+            )
             .await?;
         return say(
             inner,
@@ -192,18 +234,31 @@ pub async fn cancel(inner: &Arc<Inner>, channel: &str, user: &str, id: DeployId)
     let reason = format!("cancelled by {user} before it started");
     match inner
         .store
-        .transition(id, DeployState::Cancelled, user, Some(&reason), inner.clock.now())
+        .transition(
+            id,
+            DeployState::Cancelled,
+            user,
+            Some(&reason),
+            inner.clock.now(),
+        )
         .await
     {
         Ok(_) => {
             if let Some(msg) = &d.status_msg {
-                inner.edit(&d.channel, msg, &format!("{label}: {reason}")).await;
+                inner
+                    .edit(&d.channel, msg, &format!("{label}: {reason}"))
+                    .await;
             }
             inner.changed.notify_waiters();
             say(inner, channel, &format!("{label} {reason}.")).await
         }
         Err(crate::store::TransitionError::NotAllowed { from, .. }) => {
-            say(inner, channel, &format!("{label} is {from} and can no longer be withdrawn.")).await
+            say(
+                inner,
+                channel,
+                &format!("{label} is {from} and can no longer be withdrawn."),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -226,13 +281,24 @@ impl<'r> Target<'r> {
         let hosts = renv.select(host).ok_or_else(|| {
             let h = host.map(|h| h.as_str()).unwrap_or_default();
             let mut names: Vec<&str> = renv.hosts.iter().map(|h| h.name.as_str()).collect();
-            names.extend(renv.hosts.iter().flat_map(|h| h.groups.iter().map(|g| g.as_str())));
+            names.extend(
+                renv.hosts
+                    .iter()
+                    .flat_map(|h| h.groups.iter().map(|g| g.as_str())),
+            );
             names.sort_unstable();
             names.dedup();
-            resolve::unknown(&format!("host or group of {} in {env}", recipe.app), h, names)
+            resolve::unknown(
+                &format!("host or group of {} in {env}", recipe.app),
+                h,
+                names,
+            )
         })?;
         // Until the SSH executor lands, only `local` hosts can run; never pretend otherwise.
-        if let Some(h) = hosts.iter().find(|h| !matches!(h.address, HostAddress::Local)) {
+        if let Some(h) = hosts
+            .iter()
+            .find(|h| !matches!(h.address, HostAddress::Local))
+        {
             return Err(format!(
                 "{} in {env} has SSH hosts ({} among them), and this version of deckhand runs only `local` hosts. Nothing was deployed.",
                 recipe.app, h.name
@@ -243,13 +309,21 @@ impl<'r> Target<'r> {
 }
 
 /// The plan of a dry run: the policy verdict, then host by host and step by step.
-fn dry_run_plan(new: &NewDeploy, recipe: &Recipe, target: &Target<'_>, refusal: Option<policy::Refusal>) -> String {
+fn dry_run_plan(
+    new: &NewDeploy,
+    recipe: &Recipe,
+    target: &Target<'_>,
+    refusal: Option<policy::Refusal>,
+) -> String {
     let mut out = format!(
         "Dry run of {}@{} → {}{} (task {}): nothing will run and nothing is locked.",
         new.app,
         new.version,
         new.env,
-        new.host.as_ref().map(|h| format!("/{h}")).unwrap_or_default(),
+        new.host
+            .as_ref()
+            .map(|h| format!("/{h}"))
+            .unwrap_or_default(),
         new.task
     );
     match refusal {
@@ -266,16 +340,21 @@ fn dry_run_plan(new: &NewDeploy, recipe: &Recipe, target: &Target<'_>, refusal: 
     let steps = &recipe.tasks[&new.task].steps;
     for (bi, batch) in batches.iter().enumerate() {
         for host in &target.hosts[batch.clone()] {
-            out.push_str(&format!("\nBatch {}/{}: {}", bi + 1, batches.len(), host.name));
+            out.push_str(&format!(
+                "\nBatch {}/{}: {}",
+                bi + 1,
+                batches.len(),
+                host.name
+            ));
             for (si, step) in steps.iter().enumerate() {
                 let first = step.run.lines().next().unwrap_or_default();
                 out.push_str(&format!("\n  {}. {}: {}", si + 1, step.name, first));
             }
         }
         match &recipe.health {
-            Some(HealthCheck::Http { url, retries, .. }) => {
-                out.push_str(&format!("\n  then health check GET {url} (up to {retries} tries)"))
-            }
+            Some(HealthCheck::Http { url, retries, .. }) => out.push_str(&format!(
+                "\n  then health check GET {url} (up to {retries} tries)"
+            )),
             Some(HealthCheck::Command { run, retries, .. }) => out.push_str(&format!(
                 "\n  then health check `{}` (up to {retries} tries)",
                 run.lines().next().unwrap_or_default()
@@ -286,7 +365,9 @@ fn dry_run_plan(new: &NewDeploy, recipe: &Recipe, target: &Target<'_>, refusal: 
     if recipe.rollback.is_some() {
         out.push_str("\nOn failure: the hosts already changed are rolled back.");
     } else {
-        out.push_str("\nOn failure: the recipe has no rollback; hosts already changed stay as they are.");
+        out.push_str(
+            "\nOn failure: the recipe has no rollback; hosts already changed stay as they are.",
+        );
     }
     out
 }

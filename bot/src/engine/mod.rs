@@ -185,11 +185,18 @@ impl Inner {
 }
 
 /// Runs one understood command.
-async fn dispatch(inner: &Arc<Inner>, channel: &str, user: &str, cmd: Command) -> anyhow::Result<()> {
+async fn dispatch(
+    inner: &Arc<Inner>,
+    channel: &str,
+    user: &str,
+    cmd: Command,
+) -> anyhow::Result<()> {
     use Command::*;
     match cmd {
         Deploy(args) => deploy::request(inner, channel, user, args).await,
-        Rollback { app, env, version } => deploy::rollback(inner, channel, user, app, env, version).await,
+        Rollback { app, env, version } => {
+            deploy::rollback(inner, channel, user, app, env, version).await
+        }
         Cancel { id } => deploy::cancel(inner, channel, user, id).await,
         Status { id } => queries::status(inner, channel, id).await,
         Live { app, env, check } => queries::live(inner, channel, app, env, check).await,
@@ -203,7 +210,13 @@ async fn dispatch(inner: &Arc<Inner>, channel: &str, user: &str, cmd: Command) -
         Wcid { app } => queries::wcid(inner, channel, app).await,
         Windows { env } => queries::windows(inner, channel, env).await,
         Help { topic } => queries::help(inner, channel, topic).await,
-        Approve { .. } | Deny { .. } | Lock { .. } | Unlock { .. } | Locks | Freeze { .. } | Unfreeze { .. } => {
+        Approve { .. }
+        | Deny { .. }
+        | Lock { .. }
+        | Unlock { .. }
+        | Locks
+        | Freeze { .. }
+        | Unfreeze { .. } => {
             inner
                 .say(
                     channel,

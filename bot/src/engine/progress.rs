@@ -60,11 +60,20 @@ pub struct Pump {
 }
 
 impl Pump {
-    pub fn spawn(inner: Arc<Inner>, deploy: DeployId, channel: String, parent: Option<String>) -> Self {
+    pub fn spawn(
+        inner: Arc<Inner>,
+        deploy: DeployId,
+        channel: String,
+        parent: Option<String>,
+    ) -> Self {
         let (lines, lines_rx) = mpsc::channel(1024);
         let (flushes, flushes_rx) = mpsc::channel(4);
         let task = tokio::spawn(pump(inner, deploy, channel, parent, lines_rx, flushes_rx));
-        Self { lines, flushes, task }
+        Self {
+            lines,
+            flushes,
+            task,
+        }
     }
 
     /// Where an executor sends the lines of a step.
@@ -178,10 +187,10 @@ impl Thread {
         let text = self.buf.join("\n");
         self.posted += self.buf.len();
         self.buf.clear();
-        if let Some(parent) = &self.parent {
-            if let Err(err) = self.inner.chat.reply(&self.channel, parent, &text).await {
-                tracing::warn!("could not post output to the thread: {err:#}");
-            }
+        if let Some(parent) = &self.parent
+            && let Err(err) = self.inner.chat.reply(&self.channel, parent, &text).await
+        {
+            tracing::warn!("could not post output to the thread: {err:#}");
         }
     }
 }

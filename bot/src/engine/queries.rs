@@ -12,6 +12,17 @@ const HISTORY_DEFAULT: u32 = 10;
 const HISTORY_MAX: u32 = 50;
 const SEARCH_LIMIT: u32 = 20;
 
+/// Names given as filters must exist: a typo gets a suggestion, not an empty answer.
+fn known(inner: &Inner, app: Option<&AppName>, env: Option<&EnvName>) -> Result<(), String> {
+    if let Some(app) = app {
+        resolve::app(&inner.config, app)?;
+    }
+    if let Some(env) = env {
+        resolve::env(&inner.config, env)?;
+    }
+    Ok(())
+}
+
 /// `status` / `status #N`
 pub async fn status(inner: &Arc<Inner>, channel: &str, id: Option<DeployId>) -> anyhow::Result<()> {
     let now = inner.clock.now();
@@ -51,14 +62,22 @@ async fn detail(inner: &Inner, d: &Deploy) -> anyhow::Result<String> {
     if d.task != "deploy" {
         out.push_str(&format!(" · task {}", d.task));
     }
-    out.push_str(&format!("\nRequested by {} at {}", d.requested_by, format::time(d.created_at)));
+    out.push_str(&format!(
+        "\nRequested by {} at {}",
+        d.requested_by,
+        format::time(d.created_at)
+    ));
     if let Some(reason) = &d.emergency {
         out.push_str(&format!("\nEmergency: {reason}"));
     }
     if let Some(start) = d.started_at {
         let end = d.finished_at.unwrap_or_else(|| inner.clock.now());
         let took = (end - start).to_std().unwrap_or_default();
-        out.push_str(&format!("\nStarted {}, ran {}", format::time(start), format::duration(took)));
+        out.push_str(&format!(
+            "\nStarted {}, ran {}",
+            format::time(start),
+            format::duration(took)
+        ));
     }
     if let Some(reason) = &d.reason {
         out.push_str(&format!("\nReason: {reason}"));
@@ -89,17 +108,9 @@ pub async fn live(
     env: Option<EnvName>,
     check: bool,
 ) -> anyhow::Result<()> {
-    if let Some(app) = &app {
-        if let Err(msg) = resolve::app(&inner.config, app) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
-    }
-    if let Some(env) = &env {
-        if let Err(msg) = resolve::env(&inner.config, env) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
+    if let Err(msg) = known(inner, app.as_ref(), env.as_ref()) {
+        inner.say(channel, &msg).await;
+        return Ok(());
     }
     let now = inner.clock.now();
     let rows = inner.store.live(app.as_ref(), env.as_ref()).await?;
@@ -115,7 +126,11 @@ pub async fn live(
         out.push_str("Live:");
         for d in &rows {
             let when = d.finished_at.unwrap_or(d.created_at);
-            let commit = d.commit_sha.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            let commit = d
+                .commit_sha
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "\n{} in {}: {}{commit} · deployed by {} {} ({}) · #{}",
                 d.app,
@@ -144,15 +159,24 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
         return "\n  (the recipe has no version probe: not checked)".to_owned();
     };
     let found = futures::future::join_all(renv.hosts.iter().map(|h| async move {
-        (h.name.to_string(), run::probe_at(inner, d.app.as_str(), d.env.as_str(), h, probe).await)
+        (
+            h.name.to_string(),
+            run::probe_at(inner, d.app.as_str(), d.env.as_str(), h, probe).await,
+        )
     }))
     .await;
     let mut out = String::new();
     for (host, version) in found {
         match version {
             Some(v) if v == d.version => out.push_str(&format!("\n  {host}: {v} ✓")),
-            Some(v) => out.push_str(&format!("\n  {host}: {v} ✗ DRIFT (the log says {})", d.version)),
-            None => out.push_str(&format!("\n  {host}: no version found ✗ DRIFT (the log says {})", d.version)),
+            Some(v) => out.push_str(&format!(
+                "\n  {host}: {v} ✗ DRIFT (the log says {})",
+                d.version
+            )),
+            None => out.push_str(&format!(
+                "\n  {host}: no version found ✗ DRIFT (the log says {})",
+                d.version
+            )),
         }
     }
     out
@@ -167,30 +191,32 @@ pub async fn history(
     git_ref: Option<GitRef>,
     limit: Option<u32>,
 ) -> anyhow::Result<()> {
-    if let Some(app) = &app {
-        if let Err(msg) = resolve::app(&inner.config, app) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
-    }
-    if let Some(env) = &env {
-        if let Err(msg) = resolve::env(&inner.config, env) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
+    if let Err(msg) = known(inner, app.as_ref(), env.as_ref()) {
+        inner.say(channel, &msg).await;
+        return Ok(());
     }
     let limit = limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
-    let rows = inner.store.history(app.as_ref(), env.as_ref(), git_ref.as_ref(), limit).await?;
+    let rows = inner
+        .store
+        .history(app.as_ref(), env.as_ref(), git_ref.as_ref(), limit)
+        .await?;
     let text = if rows.is_empty() {
         "No deploys match.".to_owned()
     } else {
         let mut out = String::from("Recent deploys, newest first:");
         for d in &rows {
             let took = match (d.started_at, d.finished_at) {
-                (Some(s), Some(f)) => format!(" in {}", format::duration((f - s).to_std().unwrap_or_default())),
+                (Some(s), Some(f)) => format!(
+                    " in {}",
+                    format::duration((f - s).to_std().unwrap_or_default())
+                ),
                 _ => String::new(),
             };
-            let kind = if d.kind == DeployKind::Rollback { " (rollback)" } else { "" };
+            let kind = if d.kind == DeployKind::Rollback {
+                " (rollback)"
+            } else {
+                ""
+            };
             out.push_str(&format!(
                 "\n{}{kind} · {}{took} · {} · {}",
                 run::label(d),
@@ -207,32 +233,40 @@ pub async fn history(
 
 /// `search …` / `log …`
 pub async fn search(inner: &Arc<Inner>, channel: &str, args: SearchArgs) -> anyhow::Result<()> {
-    if let Some(app) = &args.app {
-        if let Err(msg) = resolve::app(&inner.config, app) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
-    }
-    if let Some(env) = &args.env {
-        if let Err(msg) = resolve::env(&inner.config, env) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
+    if let Err(msg) = known(inner, args.app.as_ref(), args.env.as_ref()) {
+        inner.say(channel, &msg).await;
+        return Ok(());
     }
     inner.flush_output().await;
     let hits = inner.store.search(&args, SEARCH_LIMIT).await?;
     let text = if hits.is_empty() {
-        format!("Nothing in the deploy log matches {}.", describe_query(&args))
+        format!(
+            "Nothing in the deploy log matches {}.",
+            describe_query(&args)
+        )
     } else {
-        let mut out = format!("{} match(es) for {}, newest first:", hits.len(), describe_query(&args));
+        let mut out = format!(
+            "{} match(es) for {}, newest first:",
+            hits.len(),
+            describe_query(&args)
+        );
         for h in &hits {
             let deploy = match (h.deploy_id, &h.app, &h.env, &h.version) {
                 (Some(id), Some(a), Some(e), Some(v)) => deploy_label(id, a, v, e, None),
                 (Some(id), ..) => format!("#{id}"),
                 _ => "-".to_owned(),
             };
-            let host = h.host.as_deref().map(|h| format!("{h} | ")).unwrap_or_default();
-            out.push_str(&format!("\n{} · {} · {host}{}", format::time(h.at), deploy, h.text));
+            let host = h
+                .host
+                .as_deref()
+                .map(|h| format!("{h} | "))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "\n{} · {} · {host}{}",
+                format::time(h.at),
+                deploy,
+                h.text
+            ));
         }
         out
     };
@@ -304,12 +338,14 @@ pub async fn wcid(inner: &Arc<Inner>, channel: &str, app: Option<AppName>) -> an
 }
 
 /// `windows [<env>]`: the configured freeze windows with their next start or current end.
-pub async fn windows(inner: &Arc<Inner>, channel: &str, env: Option<EnvName>) -> anyhow::Result<()> {
-    if let Some(env) = &env {
-        if let Err(msg) = resolve::env(&inner.config, env) {
-            inner.say(channel, &msg).await;
-            return Ok(());
-        }
+pub async fn windows(
+    inner: &Arc<Inner>,
+    channel: &str,
+    env: Option<EnvName>,
+) -> anyhow::Result<()> {
+    if let Err(msg) = known(inner, None, env.as_ref()) {
+        inner.say(channel, &msg).await;
+        return Ok(());
     }
     let now = inner.clock.now();
     let mut out = String::from("Freeze windows (configured; enforcement arrives with approvals):");
@@ -342,7 +378,8 @@ pub async fn windows(inner: &Arc<Inner>, channel: &str, env: Option<EnvName>) ->
 pub async fn help(inner: &Arc<Inner>, channel: &str, topic: Option<String>) -> anyhow::Result<()> {
     let text = match topic {
         None => helptext::overview(),
-        Some(t) => helptext::topic(&t).unwrap_or_else(|| resolve::unknown("command", &t, helptext::names())),
+        Some(t) => helptext::topic(&t)
+            .unwrap_or_else(|| resolve::unknown("command", &t, helptext::names())),
     };
     inner.say(channel, &text).await;
     Ok(())

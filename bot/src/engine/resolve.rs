@@ -6,7 +6,11 @@ use crate::core::names::{AppName, EnvName};
 use crate::core::suggest;
 
 /// "I don't know the {what} `{name}`. Did you mean `x`?" or, with no close match, the list.
-pub fn unknown<'a>(what: &str, name: &str, known: impl IntoIterator<Item = &'a str> + Clone) -> String {
+pub fn unknown<'a>(
+    what: &str,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str> + Clone,
+) -> String {
     match suggest::closest(name, known.clone()) {
         Some(s) => format!("I don't know the {what} `{name}`. Did you mean `{s}`?"),
         None => {
@@ -14,28 +18,43 @@ pub fn unknown<'a>(what: &str, name: &str, known: impl IntoIterator<Item = &'a s
             if list.is_empty() {
                 format!("I don't know the {what} `{name}`.")
             } else {
-                format!("I don't know the {what} `{name}`. Known: {}.", list.join(", "))
+                format!(
+                    "I don't know the {what} `{name}`. Known: {}.",
+                    list.join(", ")
+                )
             }
         }
     }
 }
 
 pub fn app<'c>(config: &'c Config, name: &AppName) -> Result<&'c Recipe, String> {
-    config
-        .app(name)
-        .ok_or_else(|| unknown("app", name.as_str(), config.apps.iter().map(|r| r.app.as_str())))
+    config.app(name).ok_or_else(|| {
+        unknown(
+            "app",
+            name.as_str(),
+            config.apps.iter().map(|r| r.app.as_str()),
+        )
+    })
 }
 
 /// An env the configuration declares.
 pub fn env(config: &Config, name: &EnvName) -> Result<(), String> {
     match config.env(name) {
         Some(_) => Ok(()),
-        None => Err(unknown("env", name.as_str(), config.envs.iter().map(|(e, _)| e.as_str()))),
+        None => Err(unknown(
+            "env",
+            name.as_str(),
+            config.envs.iter().map(|(e, _)| e.as_str()),
+        )),
     }
 }
 
 /// An env this app is deployed to.
-pub fn app_env<'r>(config: &Config, recipe: &'r Recipe, name: &EnvName) -> Result<&'r RecipeEnv, String> {
+pub fn app_env<'r>(
+    config: &Config,
+    recipe: &'r Recipe,
+    name: &EnvName,
+) -> Result<&'r RecipeEnv, String> {
     if let Some(e) = recipe.env(name) {
         return Ok(e);
     }

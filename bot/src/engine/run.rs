@@ -9,11 +9,11 @@ use crate::core::lifecycle::DeployState;
 use crate::core::plan;
 use crate::exec::{Exit, Job};
 use crate::store::{Deploy, DeployKind};
+use futures::future::join_all;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-use futures::future::join_all;
 use tokio::sync::mpsc;
 
 const ACTOR: &str = "deckhand";
@@ -49,7 +49,12 @@ pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
     }
     for d in inner.store.active().await? {
         let d = match d.state {
-            DeployState::Approved => inner.store.transition(d.id, DeployState::Queued, ACTOR, None, now).await?,
+            DeployState::Approved => {
+                inner
+                    .store
+                    .transition(d.id, DeployState::Queued, ACTOR, None, now)
+                    .await?
+            }
             DeployState::Queued => d,
             _ => continue,
         };
@@ -68,29 +73,56 @@ pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
 /// Runs a deploy to its end, then frees its target; returns the next deploy to start there.
 async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
     let flag = Arc::new(AtomicBool::new(false));
-    inner.cancels.lock().expect("cancels lock").insert(id, flag.clone());
+    inner
+        .cancels
+        .lock()
+        .expect("cancels lock")
+        .insert(id, flag.clone());
     let target = match run(inner, id, &flag).await {
         Ok(target) => target,
         Err(err) => {
             tracing::error!("deploy #{id} failed inside deckhand: {err:#}");
             let _ = inner
                 .store
-                .transition(id, DeployState::Failed, ACTOR, Some("deckhand hit an internal error; see its log"), inner.clock.now())
+                .transition(
+                    id,
+                    DeployState::Failed,
+                    ACTOR,
+                    Some("deckhand hit an internal error; see its log"),
+                    inner.clock.now(),
+                )
                 .await;
-            inner.store.deploy(id).await.ok().flatten().map(|d| (d.app.to_string(), d.env.to_string()))
+            inner
+                .store
+                .deploy(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|d| (d.app.to_string(), d.env.to_string()))
         }
     };
     inner.cancels.lock().expect("cancels lock").remove(&id);
     inner.flush_output().await;
     let target = target?;
-    inner.queues.lock().expect("queues lock").finish(&target, id)
+    inner
+        .queues
+        .lock()
+        .expect("queues lock")
+        .finish(&target, id)
 }
 
 /// How a rollout ended.
 enum Outcome {
     Done,
-    StepFailed { host: String, step: String, why: String },
-    HealthFailed { host: String, why: String },
+    StepFailed {
+        host: String,
+        step: String,
+        why: String,
+    },
+    HealthFailed {
+        host: String,
+        why: String,
+    },
     Cancelled,
 }
 
@@ -99,7 +131,13 @@ enum Outcome {
 struct HostRun {
     /// At least one step began: the host may have changed and needs rolling back on failure.
     touched: bool,
-    failure: Option<(String, String)>,
+    failure: Option<HostFailure>,
+}
+
+/// Why a host stopped before its last step.
+enum HostFailure {
+    Cancelled,
+    Step { step: String, why: String },
 }
 
 struct Ctx<'a> {
@@ -115,7 +153,11 @@ struct Ctx<'a> {
 }
 
 /// Runs one deploy; returns its target (app, env) so the caller can free it.
-async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::Result<Option<(String, String)>> {
+async fn run(
+    inner: &Arc<Inner>,
+    id: DeployId,
+    cancel: &AtomicBool,
+) -> anyhow::Result<Option<(String, String)>> {
     let Some(d) = inner.store.deploy(id).await? else {
         return Ok(None);
     };
@@ -125,41 +167,94 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
         return Ok(target);
     }
     let label = label(&d);
-    let status = StatusLine::new(inner.clone(), d.channel.clone(), d.status_msg.clone(), label.clone());
+    let status = StatusLine::new(
+        inner.clone(),
+        d.channel.clone(),
+        d.status_msg.clone(),
+        label.clone(),
+    );
 
     // Policy again, at start: the configuration may have changed since the request.
     if let Err(refusal) = super::deploy::check_policy(inner, &d.env, &d.requested_by) {
         let reason = format!("not started: {}", refusal.0);
-        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(&reason), inner.clock.now()).await?;
+        inner
+            .store
+            .transition(
+                id,
+                DeployState::Cancelled,
+                ACTOR,
+                Some(&reason),
+                inner.clock.now(),
+            )
+            .await?;
         status.set(&reason).await;
         return Ok(target);
     }
     let Some(recipe) = inner.config.app(&d.app) else {
         let reason = "not started: the app is no longer in the configuration";
-        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        inner
+            .store
+            .transition(
+                id,
+                DeployState::Cancelled,
+                ACTOR,
+                Some(reason),
+                inner.clock.now(),
+            )
+            .await?;
         status.set(reason).await;
         return Ok(target);
     };
     let Some(renv) = recipe.env(&d.env) else {
         let reason = "not started: the env is no longer in the app's recipe";
-        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        inner
+            .store
+            .transition(
+                id,
+                DeployState::Cancelled,
+                ACTOR,
+                Some(reason),
+                inner.clock.now(),
+            )
+            .await?;
         status.set(reason).await;
         return Ok(target);
     };
     let Some(hosts) = renv.select(d.host.as_ref()) else {
         let reason = "not started: the host is no longer in the recipe";
-        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        inner
+            .store
+            .transition(
+                id,
+                DeployState::Cancelled,
+                ACTOR,
+                Some(reason),
+                inner.clock.now(),
+            )
+            .await?;
         status.set(reason).await;
         return Ok(target);
     };
     let Some(task) = recipe.tasks.get(&d.task) else {
         let reason = "not started: the task is no longer in the recipe";
-        inner.store.transition(id, DeployState::Cancelled, ACTOR, Some(reason), inner.clock.now()).await?;
+        inner
+            .store
+            .transition(
+                id,
+                DeployState::Cancelled,
+                ACTOR,
+                Some(reason),
+                inner.clock.now(),
+            )
+            .await?;
         status.set(reason).await;
         return Ok(target);
     };
 
-    inner.store.transition(id, DeployState::Running, ACTOR, None, inner.clock.now()).await?;
+    inner
+        .store
+        .transition(id, DeployState::Running, ACTOR, None, inner.clock.now())
+        .await?;
     let started = Instant::now();
     let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
     let mut ctx = Ctx {
@@ -186,7 +281,10 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
         }
         let batch_hosts = &hosts[batch.clone()];
         if state == DeployState::Verifying {
-            inner.store.transition(id, DeployState::Running, ACTOR, None, inner.clock.now()).await?;
+            inner
+                .store
+                .transition(id, DeployState::Running, ACTOR, None, inner.clock.now())
+                .await?;
             state = DeployState::Running;
         }
         let runs = join_all(batch_hosts.iter().enumerate().map(|(i, h)| {
@@ -201,23 +299,30 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
             if r.touched {
                 touched.push(h);
             }
-            if let Some((step, why)) = r.failure {
-                if matches!(outcome, Outcome::Done) {
-                    outcome = if why == "cancelled" {
-                        Outcome::Cancelled
-                    } else {
-                        Outcome::StepFailed { host: h.name.to_string(), step, why }
-                    };
-                }
+            if matches!(outcome, Outcome::Done) {
+                outcome = match r.failure {
+                    None => Outcome::Done,
+                    Some(HostFailure::Cancelled) => Outcome::Cancelled,
+                    Some(HostFailure::Step { step, why }) => Outcome::StepFailed {
+                        host: h.name.to_string(),
+                        step,
+                        why,
+                    },
+                };
             }
         }
         if !matches!(outcome, Outcome::Done) {
             break;
         }
         if let Some(check) = &recipe.health {
-            inner.store.transition(id, DeployState::Verifying, ACTOR, None, inner.clock.now()).await?;
+            inner
+                .store
+                .transition(id, DeployState::Verifying, ACTOR, None, inner.clock.now())
+                .await?;
             state = DeployState::Verifying;
-            status.set(&format!("batch {}/{}: health check", bi + 1, batches.len())).await;
+            status
+                .set(&format!("batch {}/{}: health check", bi + 1, batches.len()))
+                .await;
             let results = join_all(batch_hosts.iter().map(|h| {
                 let ctx = &ctx;
                 async move { health(ctx, h, check).await }
@@ -229,7 +334,10 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
                     Err(why) => {
                         health_report.push(format!("{} failed", h.name));
                         if matches!(outcome, Outcome::Done) {
-                            outcome = Outcome::HealthFailed { host: h.name.to_string(), why };
+                            outcome = Outcome::HealthFailed {
+                                host: h.name.to_string(),
+                                why,
+                            };
                         }
                     }
                 }
@@ -249,14 +357,26 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
     };
     if matches!(outcome, Outcome::Done) {
         pump.close().await;
-        inner.store.transition(id, DeployState::Succeeded, ACTOR, None, inner.clock.now()).await?;
-        status.set(&format!("succeeded in {}{health_text}", now_elapsed(started))).await;
+        inner
+            .store
+            .transition(id, DeployState::Succeeded, ACTOR, None, inner.clock.now())
+            .await?;
+        status
+            .set(&format!(
+                "succeeded in {}{health_text}",
+                now_elapsed(started)
+            ))
+            .await;
         return Ok(target);
     }
 
     let (why, mark_bad) = match &outcome {
-        Outcome::StepFailed { host, step, why } => (format!("step `{step}` failed on {host} ({why})"), false),
-        Outcome::HealthFailed { host, why } => (format!("health check failed on {host}: {why}"), true),
+        Outcome::StepFailed { host, step, why } => {
+            (format!("step `{step}` failed on {host} ({why})"), false)
+        }
+        Outcome::HealthFailed { host, why } => {
+            (format!("health check failed on {host}: {why}"), true)
+        }
         Outcome::Cancelled => ("cancelled".to_owned(), false),
         Outcome::Done => unreachable!("handled above"),
     };
@@ -275,7 +395,10 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
         (_, other) => (DeployState::Failed, other.describe()),
     };
     let reason = format!("{why}; {after}");
-    inner.store.transition(id, final_state, ACTOR, Some(&reason), inner.clock.now()).await?;
+    inner
+        .store
+        .transition(id, final_state, ACTOR, Some(&reason), inner.clock.now())
+        .await?;
     let bad = if mark_bad {
         format!(" · {} is marked bad for {}", d.version, d.env)
     } else {
@@ -287,7 +410,10 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
         _ => "failed",
     };
     status
-        .set(&format!("{verdict} after {} · {why} · {after}{health_text}{bad}", now_elapsed(started)))
+        .set(&format!(
+            "{verdict} after {} · {why} · {after}{health_text}{bad}",
+            now_elapsed(started)
+        ))
         .await;
     if final_state != DeployState::Cancelled {
         let mut text = format!("{label} {verdict}: {why}. {after}.");
@@ -303,13 +429,18 @@ async fn run(inner: &Arc<Inner>, id: DeployId, cancel: &AtomicBool) -> anyhow::R
 }
 
 /// Runs a task's steps on one host, stopping at the first failure or a cancel.
-async fn run_host(ctx: &Ctx<'_>, host: &Host, task: &Task, host_idx: usize) -> anyhow::Result<HostRun> {
+async fn run_host(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    task: &Task,
+    host_idx: usize,
+) -> anyhow::Result<HostRun> {
     let d = ctx.deploy;
     let mut out = HostRun::default();
     let n = task.steps.len();
     for (i, step) in task.steps.iter().enumerate() {
         if ctx.cancel.load(Ordering::SeqCst) {
-            out.failure = Some((step.name.clone(), "cancelled".to_owned()));
+            out.failure = Some(HostFailure::Cancelled);
             return Ok(out);
         }
         out.touched = true;
@@ -323,15 +454,32 @@ async fn run_host(ctx: &Ctx<'_>, host: &Host, task: &Task, host_idx: usize) -> a
         let step_id = ctx
             .inner
             .store
-            .start_step(d.id, host.name.as_str(), &d.task, i as u32, &step.name, ctx.inner.clock.now())
+            .start_step(
+                d.id,
+                host.name.as_str(),
+                &d.task,
+                i as u32,
+                &step.name,
+                ctx.inner.clock.now(),
+            )
             .await?;
-        let job = job(ctx, host, &step.run, step.timeout.unwrap_or(ctx.recipe.step_timeout), None);
+        let job = job(
+            ctx,
+            host,
+            &step.run,
+            step.timeout.unwrap_or(ctx.recipe.step_timeout),
+            None,
+        );
         let result = ctx.inner.exec.run(&job, ctx.pump.sender()).await;
         ctx.pump.flush().await;
         let (code, outcome, failure) = match result {
             Ok(Exit::Code(0)) => (Some(0), "ok", None),
             Ok(Exit::Code(c)) => (Some(c), "failed", Some(format!("exit code {c}"))),
-            Ok(Exit::TimedOut) => (None, "timed_out", Some(format!("timed out after {}", format::duration(job.timeout)))),
+            Ok(Exit::TimedOut) => (
+                None,
+                "timed_out",
+                Some(format!("timed out after {}", format::duration(job.timeout))),
+            ),
             Ok(Exit::Signal(s)) => (None, "failed", Some(format!("killed by signal {s}"))),
             Err(e) => (None, "error", Some(format!("{:#}", anyhow::Error::from(e)))),
         };
@@ -340,7 +488,10 @@ async fn run_host(ctx: &Ctx<'_>, host: &Host, task: &Task, host_idx: usize) -> a
             .finish_step(step_id, code, outcome, ctx.inner.clock.now())
             .await?;
         if let Some(why) = failure {
-            out.failure = Some((step.name.clone(), why));
+            out.failure = Some(HostFailure::Step {
+                step: step.name.clone(),
+                why,
+            });
             return Ok(out);
         }
     }
@@ -388,10 +539,16 @@ async fn probe_all(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashMap<String, String> {
         return HashMap::new();
     };
     let found = join_all(hosts.iter().map(|h| async move {
-        (h.name.to_string(), probe_host(ctx.inner, ctx.deploy, h, probe).await)
+        (
+            h.name.to_string(),
+            probe_host(ctx.inner, ctx.deploy, h, probe).await,
+        )
     }))
     .await;
-    found.into_iter().filter_map(|(h, v)| v.map(|v| (h, v))).collect()
+    found
+        .into_iter()
+        .filter_map(|(h, v)| v.map(|v| (h, v)))
+        .collect()
 }
 
 /// Runs the version probe on one host; its first non-empty line of output, if any.
@@ -400,7 +557,13 @@ pub async fn probe_host(inner: &Inner, d: &Deploy, host: &Host, probe: &str) -> 
 }
 
 /// The version probe for an app/env/host, outside any deploy (`live --check`).
-pub async fn probe_at(inner: &Inner, app: &str, env: &str, host: &Host, probe: &str) -> Option<String> {
+pub async fn probe_at(
+    inner: &Inner,
+    app: &str,
+    env: &str,
+    host: &Host,
+    probe: &str,
+) -> Option<String> {
     let (tx, mut rx) = mpsc::channel(64);
     let job = Job {
         app: app.to_owned(),
@@ -418,7 +581,10 @@ pub async fn probe_at(inner: &Inner, app: &str, env: &str, host: &Host, probe: &
     let collect = async {
         let mut first = None;
         while let Some(line) = rx.recv().await {
-            if first.is_none() && line.stream == crate::exec::Stream::Stdout && !line.text.trim().is_empty() {
+            if first.is_none()
+                && line.stream == crate::exec::Stream::Stdout
+                && !line.text.trim().is_empty()
+            {
                 first = Some(line.text.trim().to_owned());
             }
         }
@@ -434,14 +600,22 @@ pub async fn probe_at(inner: &Inner, app: &str, env: &str, host: &Host, probe: &
 /// Health check on one host, tried up to `retries` times.
 async fn health(ctx: &Ctx<'_>, host: &Host, check: &HealthCheck) -> Result<(), String> {
     let (tries, interval) = match check {
-        HealthCheck::Http { retries, interval, .. } | HealthCheck::Command { retries, interval, .. } => {
-            ((*retries).max(1), *interval)
+        HealthCheck::Http {
+            retries, interval, ..
         }
+        | HealthCheck::Command {
+            retries, interval, ..
+        } => ((*retries).max(1), *interval),
     };
     let mut last = String::new();
     for attempt in 1..=tries {
         let result = match check {
-            HealthCheck::Http { url, expect_status, timeout, .. } => {
+            HealthCheck::Http {
+                url,
+                expect_status,
+                timeout,
+                ..
+            } => {
                 let url = url.replace("{host}", host.name.as_str());
                 crate::exec::health::http_check(&url, *expect_status, *timeout).await
             }
@@ -463,7 +637,10 @@ async fn health(ctx: &Ctx<'_>, host: &Host, check: &HealthCheck) -> Result<(), S
         }
     }
     ctx.pump.flush().await;
-    Err(format!("{last} (tried {tries} time{})", if tries == 1 { "" } else { "s" }))
+    Err(format!(
+        "{last} (tried {tries} time{})",
+        if tries == 1 { "" } else { "s" }
+    ))
 }
 
 enum RollbackResult {
@@ -481,7 +658,10 @@ impl RollbackResult {
                 "the recipe has no rollback, so {} stay(s) on the new version",
                 hosts.join(", ")
             ),
-            RollbackResult::Failed(hosts) => format!("rollback FAILED on {}: check them by hand", hosts.join(", ")),
+            RollbackResult::Failed(hosts) => format!(
+                "rollback FAILED on {}: check them by hand",
+                hosts.join(", ")
+            ),
         }
     }
 }
@@ -495,10 +675,18 @@ async fn rollback_hosts(ctx: &Ctx<'_>, touched: &[&Host]) -> RollbackResult {
     let Some(task) = &ctx.recipe.rollback else {
         return RollbackResult::NoRecipe(names);
     };
-    ctx.status.set(&format!("rolling back {}", names.join(", "))).await;
+    ctx.status
+        .set(&format!("rolling back {}", names.join(", ")))
+        .await;
     let results = join_all(touched.iter().map(|h| async move {
         for step in &task.steps {
-            let job = job(ctx, h, &step.run, step.timeout.unwrap_or(ctx.recipe.step_timeout), None);
+            let job = job(
+                ctx,
+                h,
+                &step.run,
+                step.timeout.unwrap_or(ctx.recipe.step_timeout),
+                None,
+            );
             match ctx.inner.exec.run(&job, ctx.pump.sender()).await {
                 Ok(exit) if exit.success() => {}
                 _ => return false,
@@ -527,6 +715,11 @@ async fn rollback_hosts(ctx: &Ctx<'_>, touched: &[&Host]) -> RollbackResult {
 }
 
 pub fn label(d: &Deploy) -> String {
-    deploy_label(d.id, d.app.as_str(), &d.version, d.env.as_str(), d.host.as_ref().map(|h| h.as_str()))
+    deploy_label(
+        d.id,
+        d.app.as_str(),
+        &d.version,
+        d.env.as_str(),
+        d.host.as_ref().map(|h| h.as_str()),
+    )
 }
-

@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex};
 
 /// The repository root (the tests run from `bot/`).
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn example_config() -> PathBuf {
@@ -72,7 +75,12 @@ pub struct TestBot {
 impl TestBot {
     /// The shipped example, a fresh data directory, the real clock.
     pub async fn new() -> Self {
-        Self::with(example_config(), tempfile::tempdir().unwrap(), Clock::real()).await
+        Self::with(
+            example_config(),
+            tempfile::tempdir().unwrap(),
+            Clock::real(),
+        )
+        .await
     }
 
     pub async fn with(config: PathBuf, data: tempfile::TempDir, clock: Clock) -> Self {
@@ -82,8 +90,16 @@ impl TestBot {
         let out = Arc::new(ConsoleOut::new(Box::new(buf.clone())));
         let exec = Arc::new(LocalExecutor::new(data.path()));
         let chat: Arc<dyn ChatOut> = out.clone();
-        let bot = Bot::start(config, store.clone(), chat, exec, clock).await.unwrap();
-        Self { bot, store, data, buf, out }
+        let bot = Bot::start(config, store.clone(), chat, exec, clock)
+            .await
+            .unwrap();
+        Self {
+            bot,
+            store,
+            data,
+            buf,
+            out,
+        }
     }
 
     /// `user` types `text` in the console channel; returns what the bot printed in answer
@@ -152,7 +168,12 @@ impl TestBot {
     }
 
     pub fn host_dir(&self, app: &str, env: &str, host: &str) -> PathBuf {
-        self.data.path().join("hosts").join(app).join(env).join(host)
+        self.data
+            .path()
+            .join("hosts")
+            .join(app)
+            .join(env)
+            .join(host)
     }
 
     pub fn knows_message(&self, id: &str) -> bool {

@@ -24,6 +24,19 @@ pub fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// `Mon 30 Nov 08:00 CET (07:00 UTC)`: in the env's zone, and in UTC for everyone else.
+pub fn time_in(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let local = t.with_timezone(&tz);
+    if tz == chrono_tz::UTC {
+        return local.format("%a %d %b %H:%M UTC").to_string();
+    }
+    format!(
+        "{} ({} UTC)",
+        local.format("%a %d %b %H:%M %Z"),
+        t.format("%H:%M")
+    )
+}
+
 /// `5m ago`, `just now`, `3d ago`, relative to `now`.
 pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
@@ -65,6 +78,10 @@ mod tests {
         assert_eq!(ago(now - chrono::Duration::minutes(5), now), "5m ago");
         assert_eq!(ago(now, now), "just now");
         assert_eq!(time(now), "2026-11-23 19:00 UTC");
+        assert_eq!(
+            time_in(now, chrono_tz::Europe::Brussels),
+            "Mon 23 Nov 20:00 CET (19:00 UTC)"
+        );
         assert_eq!(
             deploy_label(3, "api", "v1", "prod", Some("api-1")),
             "#3 api@v1 → prod/api-1"

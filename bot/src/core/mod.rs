@@ -2,6 +2,7 @@
 //! in here does I/O or reads the clock; the time is always an argument.
 
 pub mod command;
+pub mod emoji;
 pub mod format;
 pub mod help;
 pub mod lifecycle;

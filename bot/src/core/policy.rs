@@ -1,15 +1,139 @@
-//! Who may do what, where (product.md §5). Pure functions of (request, configuration, state);
-//! each returns a decision with the reason a user will read.
-//!
-//! Approvals, freeze windows, emergencies and locks are validated in the configuration but
-//! not enforced by this version: a request that would need them is refused (never run without
-//! them), and says so.
+//! Who may do what, where and when (product.md §5). Pure functions of (request, configuration,
+//! state, now): each returns a decision with the reason a user will read. Nothing here reads
+//! the clock or the database; the engine gathers the facts and passes them in.
 
 use crate::config::{Config, EnvPolicy};
+use crate::core::format;
+use crate::core::names::{AppName, EnvName};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
 
-/// Why a request is refused, worded for the channel.
+/// Why something is refused, worded for the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal(pub String);
+
+/// A lock held on an app in an env, or on a whole env (`app` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    pub id: i64,
+    pub app: Option<AppName>,
+    pub env: EnvName,
+    pub owner: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A freeze typed in chat (configured windows live in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    pub id: i64,
+    pub env: EnvName,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub by: String,
+}
+
+/// What the policy needs to know about the world at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub now: DateTime<Utc>,
+    pub locks: &'a [Lock],
+    pub freezes: &'a [Freeze],
+}
+
+/// Whose approvals a deploy waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRule {
+    pub required: u32,
+    /// `None`: anyone but the requester (an emergency in an env without an approver group).
+    pub group: Option<String>,
+    pub self_approve: bool,
+    /// The rule is the env's emergency rule (a deploy through a freeze).
+    pub emergency: bool,
+    pub expire: Duration,
+}
+
+impl ApprovalRule {
+    /// "1 approval from leads", "2 approvals from leads", "2 approvals".
+    pub fn describe(&self) -> String {
+        let n = plural(self.required, "approval");
+        match &self.group {
+            Some(g) => format!("{n} from {g}"),
+            None => n,
+        }
+    }
+}
+
+/// The verdict on a request when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtRequest {
+    /// No approval needed: put it in line.
+    Go,
+    NeedsApproval(ApprovalRule),
+    Refused(Refusal),
+}
+
+/// The verdict when a deploy's turn comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtStart {
+    Go,
+    /// Stay in line (holding the target) and try again; the text says why.
+    Wait(String),
+    Refused(Refusal),
+}
+
+/// A request as the policy sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub app: &'a AppName,
+    pub env: &'a EnvName,
+    pub user: &'a str,
+    pub emergency: Option<&'a str>,
+}
+
+/// The env's freeze in force at `now`, if any: its name and when deploys open again (windows
+/// that overlap or follow each other are chased to the final end).
+pub fn active_freeze(
+    env: &EnvName,
+    policy: &EnvPolicy,
+    oneoff: &[Freeze],
+    now: DateTime<Utc>,
+) -> Option<(String, DateTime<Utc>)> {
+    let at = |t: DateTime<Utc>| -> Option<(String, DateTime<Utc>)> {
+        let configured = policy
+            .freezes
+            .iter()
+            .filter_map(|w| w.active_at(t).map(|end| (w.name.clone(), end)));
+        let typed = oneoff
+            .iter()
+            .filter(|f| &f.env == env && f.starts_at <= t && t < f.ends_at)
+            .map(|f| (format!("freeze by {}", f.by), f.ends_at));
+        configured.chain(typed).max_by_key(|(_, end)| *end)
+    };
+    let (name, mut end) = at(now)?;
+    // A bounded chase: ten back-to-back windows is already a configuration worth a look.
+    for _ in 0..10 {
+        match at(end) {
+            Some((_, later)) if later > end => end = later,
+            _ => break,
+        }
+    }
+    Some((name, end))
+}
+
+/// A lock that keeps `user` from deploying `app` to `env`: on the app there or the whole env,
+/// held by someone else.
+pub fn lock_in_the_way<'a>(
+    locks: &'a [Lock],
+    app: &AppName,
+    env: &EnvName,
+    user: &str,
+) -> Option<&'a Lock> {
+    locks
+        .iter()
+        .find(|l| &l.env == env && l.app.as_ref().is_none_or(|a| a == app) && l.owner != user)
+}
 
 /// May `user` request a deploy to an env with this policy at all?
 pub fn may_deploy(
@@ -22,25 +146,221 @@ pub fn may_deploy(
         && !config.group_members(group).iter().any(|m| m == user)
     {
         return Err(Refusal(format!(
-            "{user} may not deploy to {env}: deploys there are for the `{group}` group. Ask one of its members ({}).",
+            "{user} may not deploy to {env}: deploys there are for the `{group}` group ({}).",
             config.group_members(group).join(", ")
         )));
     }
     Ok(())
 }
 
-/// Can a deploy to this env run without a person's approval? In this version, a deploy that
-/// needs approvals is refused, since nothing can record them yet.
-pub fn needs_no_approval(env: &str, policy: &EnvPolicy) -> Result<(), Refusal> {
-    let a = &policy.approvals;
-    if a.required == 0 {
-        return Ok(());
+/// May `user` freeze this env or break others' locks in it? The env's approver group; in an
+/// env without one (staging, say), anyone in any env's approver group, so a stale lock never
+/// needs its holder; with no approver group anywhere, anyone who may deploy there.
+pub fn is_approver(config: &Config, env: &str, policy: &EnvPolicy, user: &str) -> bool {
+    let in_group = |g: &String| config.group_members(g).iter().any(|m| m == user);
+    if let Some(g) = &policy.approvals.group {
+        return in_group(g);
     }
-    let from = a.group.as_deref().unwrap_or("an approver");
-    Err(Refusal(format!(
-        "{env} needs {} from {from}, and this version of deckhand cannot take approvals yet, so it will not run it. Nothing was deployed.",
-        plural(a.required, "approval")
-    )))
+    let groups: Vec<&String> = config
+        .envs
+        .iter()
+        .filter_map(|(_, p)| p.approvals.group.as_ref())
+        .collect();
+    if groups.is_empty() {
+        may_deploy(config, env, policy, user).is_ok()
+    } else {
+        groups.into_iter().any(in_group)
+    }
+}
+
+/// Who `is_approver` means, for messages: "leads", or "an approver".
+pub fn approvers_name(config: &Config, policy: &EnvPolicy) -> String {
+    policy
+        .approvals
+        .group
+        .clone()
+        .or_else(|| {
+            config
+                .envs
+                .iter()
+                .find_map(|(_, p)| p.approvals.group.clone())
+        })
+        .unwrap_or_else(|| "an approver".to_owned())
+}
+
+/// The verdict when a request is made: permission, locks, freezes, then approvals.
+pub fn at_request(
+    config: &Config,
+    policy: &EnvPolicy,
+    req: Request<'_>,
+    facts: Facts<'_>,
+) -> AtRequest {
+    if let Err(r) = may_deploy(config, req.env.as_str(), policy, req.user) {
+        return AtRequest::Refused(r);
+    }
+    if let Some(lock) = lock_in_the_way(facts.locks, req.app, req.env, req.user) {
+        return AtRequest::Refused(Refusal(locked_text(lock, policy)));
+    }
+    if let Some((name, end)) = active_freeze(req.env, policy, facts.freezes, facts.now) {
+        let rule = emergency_rule(policy);
+        return match req.emergency {
+            Some(_) => AtRequest::NeedsApproval(rule),
+            None => AtRequest::Refused(Refusal(format!(
+                "{} is frozen ({name}) until {}. Only an emergency deploy goes in now: add --emergency \"<reason>\"; it needs {}.",
+                req.env,
+                format::time_in(end, policy.timezone),
+                rule.describe()
+            ))),
+        };
+    }
+    match normal_rule(policy) {
+        Some(rule) => AtRequest::NeedsApproval(rule),
+        None => AtRequest::Go,
+    }
+}
+
+/// The verdict when a deploy's turn comes: policy is checked again, since a freeze may have
+/// begun or a lock been taken since it was approved. `emergency_approvers` is how many
+/// eligible people approved it under the emergency rule (0 for an ordinary deploy).
+pub fn at_start(
+    config: &Config,
+    policy: &EnvPolicy,
+    req: Request<'_>,
+    emergency_approvers: u32,
+    facts: Facts<'_>,
+) -> AtStart {
+    if let Err(r) = may_deploy(config, req.env.as_str(), policy, req.user) {
+        return AtStart::Refused(r);
+    }
+    if let Some(lock) = lock_in_the_way(facts.locks, req.app, req.env, req.user) {
+        return AtStart::Wait(format!("waiting: {}", locked_text(lock, policy)));
+    }
+    if let Some((name, end)) = active_freeze(req.env, policy, facts.freezes, facts.now) {
+        let through = req.emergency.is_some() && emergency_approvers >= policy.emergency.required;
+        if !through {
+            return AtStart::Wait(format!(
+                "waiting: {} is frozen ({name}) until {}; it starts by itself when the freeze ends",
+                req.env,
+                format::time_in(end, policy.timezone)
+            ));
+        }
+    }
+    AtStart::Go
+}
+
+/// The env's ordinary approval rule, if it has one.
+pub fn normal_rule(policy: &EnvPolicy) -> Option<ApprovalRule> {
+    let a = &policy.approvals;
+    (a.required > 0).then(|| ApprovalRule {
+        required: a.required,
+        group: a.group.clone(),
+        self_approve: a.self_approve,
+        emergency: false,
+        expire: a.expire,
+    })
+}
+
+/// The env's emergency rule: distinct approvers, never the requester.
+pub fn emergency_rule(policy: &EnvPolicy) -> ApprovalRule {
+    ApprovalRule {
+        required: policy.emergency.required,
+        group: policy
+            .emergency
+            .group
+            .clone()
+            .or_else(|| policy.approvals.group.clone()),
+        self_approve: false,
+        emergency: true,
+        expire: policy.approvals.expire,
+    }
+}
+
+/// Why a person's approval does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ineligible {
+    Bot,
+    Requester,
+    NotInGroup(String),
+}
+
+/// Whether `approver`'s approve or deny counts under `rule` for a deploy `requester` asked for.
+pub fn eligible(
+    config: &Config,
+    rule: &ApprovalRule,
+    requester: &str,
+    approver: &str,
+    from_bot: bool,
+) -> Result<(), Ineligible> {
+    if from_bot {
+        return Err(Ineligible::Bot);
+    }
+    if approver == requester && !rule.self_approve {
+        return Err(Ineligible::Requester);
+    }
+    match &rule.group {
+        Some(g) if !config.group_members(g).iter().any(|m| m == approver) => {
+            Err(Ineligible::NotInGroup(g.clone()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where a request stands, from the approvals and denials in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tally {
+    Denied { by: String },
+    Approved { by: Vec<String> },
+    Pending { by: Vec<String>, need: u32 },
+}
+
+/// Counts distinct eligible approvers (a person counts once, however many ways they
+/// approved); any eligible deny ends the request.
+pub fn tally<'a>(
+    config: &Config,
+    rule: &ApprovalRule,
+    requester: &str,
+    votes: impl IntoIterator<Item = (&'a str, bool)>,
+) -> Tally {
+    let mut by: Vec<String> = Vec::new();
+    for (user, approve) in votes {
+        if eligible(config, rule, requester, user, false).is_err() {
+            continue;
+        }
+        if !approve {
+            return Tally::Denied {
+                by: user.to_owned(),
+            };
+        }
+        if !by.iter().any(|u| u == user) {
+            by.push(user.to_owned());
+        }
+    }
+    if by.len() as u32 >= rule.required {
+        Tally::Approved { by }
+    } else {
+        Tally::Pending {
+            need: rule.required - by.len() as u32,
+            by,
+        }
+    }
+}
+
+fn locked_text(lock: &Lock, policy: &EnvPolicy) -> String {
+    let what = match &lock.app {
+        Some(a) => format!("{a} in {}", lock.env),
+        None => format!("all of {}", lock.env),
+    };
+    let why = lock
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    format!(
+        "{what} is locked by {} since {}{why}. Ask {}, or an approver can unlock it.",
+        lock.owner,
+        format::time_in(lock.at, policy.timezone),
+        lock.owner
+    )
 }
 
 fn plural(n: u32, word: &str) -> String {

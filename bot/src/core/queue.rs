@@ -77,6 +77,14 @@ impl Queues {
         self.targets.get(target).and_then(|q| q.running)
     }
 
+    /// Every target held, with the deploy holding it.
+    pub fn running_all(&self) -> Vec<(Target, DeployId)> {
+        self.targets
+            .iter()
+            .filter_map(|(t, q)| q.running.map(|id| (t.clone(), id)))
+            .collect()
+    }
+
     /// How many deploys wait behind the running one.
     pub fn waiting_len(&self, target: &Target) -> usize {
         self.targets.get(target).map_or(0, |q| q.waiting.len())

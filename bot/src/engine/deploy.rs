@@ -8,7 +8,7 @@ use crate::core::lifecycle::DeployState;
 use crate::core::names::{AppName, EnvName, GitRef, HostName};
 use crate::core::queue::Slot;
 use crate::core::{plan, policy};
-use crate::store::{DeployKind, NewDeploy};
+use crate::store::{Deploy, DeployKind, NewDeploy};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -61,11 +61,11 @@ pub async fn request(
         reason: None,
     };
     if args.dry_run {
-        let verdict = check_policy(inner, &env, user);
+        let verdict = verdict(inner, &new).await?;
         return say(
             inner,
             channel,
-            &dry_run_plan(&new, recipe, &target, verdict.err()),
+            &dry_run_plan(&new, recipe, &target, verdict),
         )
         .await;
     }
@@ -119,21 +119,51 @@ pub async fn rollback(
     submit(inner, new).await
 }
 
-/// Records a checked request: refused by policy (`blocked`), or approved and put in line.
+/// Records a checked request: refused by policy (`blocked`), waiting for approvals, or
+/// approved and put in line.
 async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
     let now = inner.clock.now();
     let channel = new.channel.clone();
-    if let Err(refusal) = check_policy(inner, &new.env, &new.requested_by) {
-        new.state = DeployState::Blocked;
-        new.reason = Some(refusal.0.clone());
-        let d = inner.store.create_deploy(&new, now).await?;
-        let label = super::run::label(&d);
-        return say(inner, &channel, &format!("{label} refused: {}", refusal.0)).await;
+    match verdict(inner, &new).await? {
+        policy::AtRequest::Refused(refusal) => {
+            new.state = DeployState::Blocked;
+            new.reason = Some(refusal.0.clone());
+            let d = inner.store.create_deploy(&new, now).await?;
+            let label = super::run::label(&d);
+            say(inner, &channel, &format!("{label} refused: {}", refusal.0)).await
+        }
+        policy::AtRequest::NeedsApproval(rule) => {
+            new.state = DeployState::AwaitingApproval;
+            let d = inner.store.create_deploy(&new, now).await?;
+            let text = super::approval::request_text(inner, &d, &rule, None);
+            if let Some(msg) = inner.say(&channel, &text).await {
+                inner.store.set_status_message(d.id, &msg).await?;
+                inner.store.set_approval_message(d.id, &msg).await?;
+            }
+            Ok(())
+        }
+        policy::AtRequest::Go => {
+            let d = inner.store.create_deploy(&new, now).await?;
+            let text = put_in_line(inner, &d, "deckhand", None).await?;
+            if let Some(msg) = inner.say(&channel, &text).await {
+                inner.store.set_status_message(d.id, &msg).await?;
+            }
+            Ok(())
+        }
     }
-    let d = inner.store.create_deploy(&new, now).await?;
+}
+
+/// Queues an approved deploy (starting it when its target is free) and returns the status
+/// text to show. `approved_by` is said when people approved it.
+pub async fn put_in_line(
+    inner: &Arc<Inner>,
+    d: &Deploy,
+    actor: &str,
+    approved_by: Option<&str>,
+) -> anyhow::Result<String> {
     let d = inner
         .store
-        .transition(d.id, DeployState::Queued, "deckhand", None, now)
+        .transition(d.id, DeployState::Queued, actor, None, inner.clock.now())
         .await?;
     let label = super::run::label(&d);
     let what = if d.kind == DeployKind::Rollback {
@@ -141,34 +171,56 @@ async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
     } else {
         ""
     };
+    let by = approved_by
+        .map(|b| format!("approved by {b} · "))
+        .unwrap_or_default();
     let slot = inner
         .queues
         .lock()
         .expect("queues lock")
         .enqueue((d.app.to_string(), d.env.to_string()), d.id);
     let text = match slot {
-        Slot::StartNow => format!("{what}{label}: starting (requested by {})", d.requested_by),
+        Slot::StartNow => format!(
+            "{what}{label}: {by}starting (requested by {})",
+            d.requested_by
+        ),
         Slot::Waiting { position, behind } => format!(
-            "{what}{label}: queued behind #{behind}, position {position}. It starts by itself when its turn comes (`cancel #{}` to withdraw it).",
+            "{what}{label}: {by}queued behind #{behind}, position {position}. It starts by itself when its turn comes (`cancel #{}` to withdraw it).",
             d.id
         ),
     };
-    if let Some(msg) = inner.say(&channel, &text).await {
-        inner.store.set_status_message(d.id, &msg).await?;
-    }
     if slot == Slot::StartNow {
         let _ = inner.start_tx.send(d.id);
     }
-    Ok(())
+    Ok(text)
 }
 
-/// The policy checks a request must pass, in the order a user would want to hear them.
-pub fn check_policy(inner: &Inner, env: &EnvName, user: &str) -> Result<(), policy::Refusal> {
-    let Some(env_policy) = inner.config.env(env) else {
-        return Err(policy::Refusal(format!("{env} is not a configured env.")));
+/// The policy's verdict on a request now.
+pub async fn verdict(inner: &Inner, new: &NewDeploy) -> anyhow::Result<policy::AtRequest> {
+    let Some(env_policy) = inner.config.env(&new.env) else {
+        return Ok(policy::AtRequest::Refused(policy::Refusal(format!(
+            "{} is not a configured env.",
+            new.env
+        ))));
     };
-    policy::may_deploy(&inner.config, env.as_str(), env_policy, user)?;
-    policy::needs_no_approval(env.as_str(), env_policy)
+    let now = inner.clock.now();
+    let (locks, freezes) = inner.policy_state(now).await?;
+    let req = policy::Request {
+        app: &new.app,
+        env: &new.env,
+        user: &new.requested_by,
+        emergency: new.emergency.as_deref(),
+    };
+    Ok(policy::at_request(
+        &inner.config,
+        env_policy,
+        req,
+        policy::Facts {
+            now,
+            locks: &locks,
+            freezes: &freezes,
+        },
+    ))
 }
 
 /// `cancel #N`
@@ -313,7 +365,7 @@ fn dry_run_plan(
     new: &NewDeploy,
     recipe: &Recipe,
     target: &Target<'_>,
-    refusal: Option<policy::Refusal>,
+    verdict: policy::AtRequest,
 ) -> String {
     let mut out = format!(
         "Dry run of {}@{} → {}{} (task {}): nothing will run and nothing is locked.",
@@ -326,9 +378,15 @@ fn dry_run_plan(
             .unwrap_or_default(),
         new.task
     );
-    match refusal {
-        Some(r) => out.push_str(&format!("\nPolicy: would be refused: {}", r.0)),
-        None => out.push_str("\nPolicy: allowed, no approval needed."),
+    match verdict {
+        policy::AtRequest::Refused(r) => {
+            out.push_str(&format!("\nPolicy: would be refused: {}", r.0))
+        }
+        policy::AtRequest::NeedsApproval(rule) => out.push_str(&format!(
+            "\nPolicy: allowed once it has {}.",
+            rule.describe()
+        )),
+        policy::AtRequest::Go => out.push_str("\nPolicy: allowed, no approval needed."),
     }
     let batches = plan::batches(target.hosts.len(), &target.env.strategy);
     out.push_str(&format!(

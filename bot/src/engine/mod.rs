@@ -5,8 +5,10 @@
 //! the core state machine); the engine never talks to a platform, only to [`ChatOut`]; the
 //! time it passes to the core and the store is always [`Clock::now`].
 
+mod approval;
 pub mod clock;
 mod deploy;
+mod locks;
 mod progress;
 mod queries;
 mod resolve;
@@ -20,9 +22,9 @@ use crate::core::command::{Command, DeployId};
 use crate::core::parse::{self, Addressing, Parsed};
 use crate::core::queue::Queues;
 use crate::exec::Executor;
-use crate::store::{OutputWriter, Store};
+use crate::store::{OutputWriter, Store, Verdict};
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
@@ -51,6 +53,11 @@ pub(crate) struct Inner {
     pub start_tx: mpsc::UnboundedSender<DeployId>,
     /// The mention forms that address the bot in a channel.
     pub mentions: Vec<String>,
+    /// Explanations already given (deploy, user, what): one answer, not one per reaction.
+    pub told: Mutex<HashSet<(DeployId, String, String)>>,
+    /// Deploys holding their target but waiting for a freeze to end or a lock to go. They
+    /// are not "in progress" for `/wait` and the console's end of input.
+    pub parked: Mutex<HashSet<DeployId>>,
 }
 
 impl Bot {
@@ -77,9 +84,12 @@ impl Bot {
             changed: Notify::new(),
             start_tx,
             mentions: vec![name.clone(), format!("@{name}")],
+            told: Mutex::new(HashSet::new()),
+            parked: Mutex::new(HashSet::new()),
         });
         tokio::spawn(run::dispatcher(Arc::downgrade(&inner), start_rx));
         run::recover(&inner).await?;
+        tokio::spawn(ticker(Arc::downgrade(&inner)));
         Ok(Bot { inner })
     }
 
@@ -121,8 +131,16 @@ impl Bot {
                     }
                 }
             }
-            // Reactions carry approvals, which this version does not take yet.
-            ChatEvent::ReactionAdded(_) | ChatEvent::ReactionRemoved(_) => {}
+            ChatEvent::ReactionAdded(r) => {
+                if let Err(err) = approval::on_reaction(inner, r, true).await {
+                    tracing::error!("handling a reaction: {err:#}");
+                }
+            }
+            ChatEvent::ReactionRemoved(r) => {
+                if let Err(err) = approval::on_reaction(inner, r, false).await {
+                    tracing::error!("handling a removed reaction: {err:#}");
+                }
+            }
         }
     }
 
@@ -132,7 +150,12 @@ impl Bot {
             let notified = self.inner.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.inner.queues.lock().expect("queues lock").is_idle() {
+            let held = self.inner.queues.lock().expect("queues lock").running_all();
+            let all_parked = {
+                let parked = self.inner.parked.lock().expect("parked lock");
+                held.iter().all(|(_, id)| parked.contains(id))
+            };
+            if all_parked {
                 return;
             }
             notified.await;
@@ -167,6 +190,29 @@ impl Inner {
                 None
             }
         }
+    }
+
+    /// Says `text` unless this explanation was already given for this deploy and user.
+    pub async fn say_once(&self, channel: &str, key: (DeployId, &str, &str), text: &str) {
+        let fresh = self.told.lock().expect("told lock").insert((
+            key.0,
+            key.1.to_owned(),
+            key.2.to_owned(),
+        ));
+        if fresh {
+            self.say(channel, text).await;
+        }
+    }
+
+    /// The locks held and the one-off freezes not over, for the policy.
+    pub async fn policy_state(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<(
+        Vec<crate::core::policy::Lock>,
+        Vec<crate::core::policy::Freeze>,
+    )> {
+        Ok((self.store.locks().await?, self.store.freezes(now).await?))
     }
 
     /// Waits until every output line handed to the log writer is stored. A failure is logged:
@@ -207,23 +253,32 @@ async fn dispatch(
             limit,
         } => queries::history(inner, channel, app, env, git_ref, limit).await,
         Search(args) => queries::search(inner, channel, args).await,
-        Wcid { app } => queries::wcid(inner, channel, app).await,
+        Wcid { app } => queries::wcid(inner, channel, user, app).await,
         Windows { env } => queries::windows(inner, channel, env).await,
         Help { topic } => queries::help(inner, channel, topic).await,
-        Approve { .. }
-        | Deny { .. }
-        | Lock { .. }
-        | Unlock { .. }
-        | Locks
-        | Freeze { .. }
-        | Unfreeze { .. } => {
-            inner
-                .say(
-                    channel,
-                    "Approvals, locks and one-off freezes are not available in this version of deckhand yet. Nothing was changed.",
-                )
-                .await;
-            Ok(())
+        Approve { id } => approval::command(inner, channel, user, id, Verdict::Approve, None).await,
+        Deny { id, reason } => {
+            approval::command(inner, channel, user, id, Verdict::Deny, reason.as_deref()).await
+        }
+        Lock { target, reason } => locks::lock(inner, channel, user, target, reason).await,
+        Unlock { target } => locks::unlock(inner, channel, user, target).await,
+        Locks => locks::list(inner, channel).await,
+        Freeze { env, span, reason } => {
+            locks::freeze(inner, channel, user, env, span, reason).await
+        }
+        Unfreeze { env } => locks::unfreeze(inner, channel, user, env).await,
+    }
+}
+
+/// Once a second: expire approval requests nobody answered in time. Stops with the bot.
+async fn ticker(inner: std::sync::Weak<Inner>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if let Err(err) = approval::expire_due(&inner).await {
+            tracing::error!("expiring approval requests: {err:#}");
         }
     }
 }

@@ -82,6 +82,17 @@ async fn detail(inner: &Inner, d: &Deploy) -> anyhow::Result<String> {
     if let Some(reason) = &d.reason {
         out.push_str(&format!("\nReason: {reason}"));
     }
+    let votes = inner.store.approvals(d.id).await?;
+    if !votes.is_empty() {
+        let shown: Vec<String> = votes
+            .iter()
+            .map(|v| match v.verdict {
+                crate::store::Verdict::Approve => format!("{} ✓ ({})", v.user, v.via),
+                crate::store::Verdict::Deny => format!("{} ✗ ({})", v.user, v.via),
+            })
+            .collect();
+        out.push_str(&format!("\nApprovals: {}", shown.join(", ")));
+    }
     let steps = inner.store.steps(d.id).await?;
     let mut hosts: Vec<&str> = steps.iter().map(|s| s.host.as_str()).collect();
     hosts.dedup();
@@ -298,7 +309,12 @@ fn describe_query(a: &SearchArgs) -> String {
 }
 
 /// `wcid [<app>]`: every env of the app (or of all apps) and whether a deploy can go now.
-pub async fn wcid(inner: &Arc<Inner>, channel: &str, app: Option<AppName>) -> anyhow::Result<()> {
+pub async fn wcid(
+    inner: &Arc<Inner>,
+    channel: &str,
+    user: &str,
+    app: Option<AppName>,
+) -> anyhow::Result<()> {
     let config = &inner.config;
     let recipes: Vec<_> = match &app {
         Some(a) => match resolve::app(config, a) {
@@ -310,25 +326,47 @@ pub async fn wcid(inner: &Arc<Inner>, channel: &str, app: Option<AppName>) -> an
         },
         None => config.apps.iter().collect(),
     };
-    let mut out = String::from("Where you can deploy now:");
+    let now = inner.clock.now();
+    let (locks, freezes) = inner.policy_state(now).await?;
+    let mut out = format!("Where {user} can deploy now:");
     for recipe in recipes {
         for (env, _) in &recipe.envs {
+            let Some(p) = config.env(env) else { continue };
             let target = (recipe.app.to_string(), env.to_string());
             let (running, waiting) = {
                 let q = inner.queues.lock().expect("queues lock");
                 (q.running(&target), q.waiting_len(&target))
             };
-            let verdict = match (running, config.env(env)) {
-                (Some(id), _) if waiting > 0 => format!("busy with #{id} ({waiting} queued)"),
-                (Some(id), _) => format!("busy with #{id}"),
-                (None, Some(p)) => match policy::needs_no_approval(env.as_str(), p) {
-                    Ok(()) => "open".to_owned(),
-                    Err(_) => format!(
-                        "closed: needs {} approval(s), which this version cannot take yet",
-                        p.approvals.required
-                    ),
-                },
-                (None, None) => "not configured".to_owned(),
+            let mut notes: Vec<String> = Vec::new();
+            if let Err(r) = policy::may_deploy(config, env.as_str(), p, user) {
+                notes.push(format!("not for you: {}", r.0));
+            }
+            if let Some((name, end)) = policy::active_freeze(env, p, &freezes, now) {
+                notes.push(format!(
+                    "frozen ({name}) until {}",
+                    format::time_in(end, p.timezone)
+                ));
+            }
+            if let Some(l) = policy::lock_in_the_way(&locks, &recipe.app, env, user) {
+                let why = l
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                notes.push(format!("locked by {}{why}", l.owner));
+            }
+            match (running, waiting) {
+                (Some(id), 0) => notes.push(format!("busy with #{id}")),
+                (Some(id), n) => notes.push(format!("busy with #{id} ({n} queued)")),
+                _ => {}
+            }
+            let verdict = if notes.is_empty() {
+                match policy::normal_rule(p) {
+                    Some(rule) => format!("open, needs {}", rule.describe()),
+                    None => "open".to_owned(),
+                }
+            } else {
+                notes.join(" · ")
             };
             out.push_str(&format!("\n{} in {env}: {verdict}", recipe.app));
         }
@@ -348,20 +386,40 @@ pub async fn windows(
         return Ok(());
     }
     let now = inner.clock.now();
-    let mut out = String::from("Freeze windows (configured; enforcement arrives with approvals):");
+    let oneoff = inner.store.freezes(now).await?;
+    let mut out = String::from("Freeze windows:");
     let mut any = false;
     for (name, policy) in &inner.config.envs {
         if env.as_ref().is_some_and(|e| e != name) {
             continue;
         }
+        let tz = policy.timezone;
         for w in &policy.freezes {
             any = true;
             let when = match (w.active_at(now), w.next_start(now)) {
-                (Some(end), _) => format!("active now, ends {}", format::time(end)),
-                (None, Some(start)) => format!("next starts {}", format::time(start)),
+                (Some(end), _) => format!("active now, ends {}", format::time_in(end, tz)),
+                (None, Some(start)) => format!("next starts {}", format::time_in(start, tz)),
                 (None, None) => "never again".to_owned(),
             };
             out.push_str(&format!("\n{name}: {} · {when}", w.name));
+        }
+        for f in oneoff.iter().filter(|f| &f.env == name) {
+            any = true;
+            let why = f
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let when = if f.starts_at <= now {
+                format!("active now, ends {}", format::time_in(f.ends_at, tz))
+            } else {
+                format!(
+                    "from {} to {}",
+                    format::time_in(f.starts_at, tz),
+                    format::time_in(f.ends_at, tz)
+                )
+            };
+            out.push_str(&format!("\n{name}: freeze by {}{why} · {when}", f.by));
         }
     }
     if !any {

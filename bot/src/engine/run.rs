@@ -6,7 +6,7 @@ use crate::config::{HealthCheck, Host, Recipe, Task};
 use crate::core::command::DeployId;
 use crate::core::format::{self, deploy_label};
 use crate::core::lifecycle::DeployState;
-use crate::core::plan;
+use crate::core::{plan, policy};
 use crate::exec::{Exit, Job};
 use crate::store::{Deploy, DeployKind};
 use futures::future::join_all;
@@ -42,8 +42,8 @@ pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
     for d in inner.store.recover_interrupted(now).await? {
         let label = label(&d);
         let text = format!(
-            "{label} was interrupted: deckhand stopped while it ran. Its hosts may be part-way through; check them with `live {} in {} --check`, then deploy again or `rollback {} in {}`.",
-            d.app, d.env, d.app, d.env
+            "{label} was interrupted: deckhand stopped while it ran, and its hold on {} in {} is released. Its hosts may be part-way through; check them with `live {} in {} --check`, then deploy again or `rollback {} in {}`.",
+            d.app, d.env, d.app, d.env, d.app, d.env
         );
         inner.say(&d.channel, &text).await;
     }
@@ -174,21 +174,25 @@ async fn run(
         label.clone(),
     );
 
-    // Policy again, at start: the configuration may have changed since the request.
-    if let Err(refusal) = super::deploy::check_policy(inner, &d.env, &d.requested_by) {
-        let reason = format!("not started: {}", refusal.0);
-        inner
-            .store
-            .transition(
-                id,
-                DeployState::Cancelled,
-                ACTOR,
-                Some(&reason),
-                inner.clock.now(),
-            )
-            .await?;
-        status.set(&reason).await;
-        return Ok(target);
+    // Policy again, at start: a freeze may have begun or a lock been taken since the request.
+    match gate(inner, &d, &status, cancel).await? {
+        Gate::Go => {}
+        Gate::Cancelled => return Ok(target),
+        Gate::Refused(why) => {
+            let reason = format!("not started: {why}");
+            inner
+                .store
+                .transition(
+                    id,
+                    DeployState::Cancelled,
+                    ACTOR,
+                    Some(&reason),
+                    inner.clock.now(),
+                )
+                .await?;
+            status.set(&reason).await;
+            return Ok(target);
+        }
     }
     let Some(recipe) = inner.config.app(&d.app) else {
         let reason = "not started: the app is no longer in the configuration";
@@ -251,10 +255,16 @@ async fn run(
         return Ok(target);
     };
 
-    inner
+    match inner
         .store
         .transition(id, DeployState::Running, ACTOR, None, inner.clock.now())
-        .await?;
+        .await
+    {
+        Ok(_) => {}
+        // Cancelled while it waited at the gate.
+        Err(crate::store::TransitionError::NotAllowed { .. }) => return Ok(target),
+        Err(e) => return Err(e.into()),
+    }
     let started = Instant::now();
     let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
     let mut ctx = Ctx {
@@ -426,6 +436,102 @@ async fn run(
         inner.say(&d.channel, &text).await;
     }
     Ok(target)
+}
+
+/// What the policy says when a deploy's turn comes.
+enum Gate {
+    Go,
+    Refused(String),
+    Cancelled,
+}
+
+/// Holds the deploy at the head of its queue while a freeze or a lock is in the way, saying
+/// why (once per reason) and trying again every second; returns when it may go, must not, or
+/// was cancelled.
+async fn gate(
+    inner: &Arc<Inner>,
+    d: &Deploy,
+    status: &StatusLine,
+    cancel: &AtomicBool,
+) -> anyhow::Result<Gate> {
+    let mut said: Option<String> = None;
+    let unpark = || {
+        inner.parked.lock().expect("parked lock").remove(&d.id);
+    };
+    loop {
+        if cancel.load(Ordering::SeqCst) {
+            unpark();
+            return Ok(Gate::Cancelled);
+        }
+        let Some(env_policy) = inner.config.env(&d.env) else {
+            unpark();
+            return Ok(Gate::Refused("the env is no longer configured".to_owned()));
+        };
+        let now = inner.clock.now();
+        let (locks, freezes) = inner.policy_state(now).await?;
+        let emergency_approvers = match &d.emergency {
+            Some(_) => {
+                let rule = policy::emergency_rule(env_policy);
+                let votes = inner.store.approvals(d.id).await?;
+                match policy::tally(
+                    &inner.config,
+                    &rule,
+                    &d.requested_by,
+                    votes
+                        .iter()
+                        .map(|v| (v.user.as_str(), v.verdict == crate::store::Verdict::Approve)),
+                ) {
+                    policy::Tally::Approved { by } | policy::Tally::Pending { by, .. } => {
+                        by.len() as u32
+                    }
+                    policy::Tally::Denied { .. } => 0,
+                }
+            }
+            None => 0,
+        };
+        let req = policy::Request {
+            app: &d.app,
+            env: &d.env,
+            user: &d.requested_by,
+            emergency: d.emergency.as_deref(),
+        };
+        let facts = policy::Facts {
+            now,
+            locks: &locks,
+            freezes: &freezes,
+        };
+        match policy::at_start(&inner.config, env_policy, req, emergency_approvers, facts) {
+            policy::AtStart::Go => {
+                unpark();
+                return Ok(Gate::Go);
+            }
+            policy::AtStart::Refused(r) => {
+                unpark();
+                return Ok(Gate::Refused(r.0));
+            }
+            policy::AtStart::Wait(why) => {
+                let fresh = inner.parked.lock().expect("parked lock").insert(d.id);
+                if fresh {
+                    inner.changed.notify_waiters();
+                }
+                if said.as_deref() != Some(why.as_str()) {
+                    status.set(&why).await;
+                    inner
+                        .store
+                        .note(
+                            Some(d.id),
+                            ACTOR,
+                            "held",
+                            &format!("#{} held at start: {why}", d.id),
+                            now,
+                        )
+                        .await?;
+                    said = Some(why);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// Runs a task's steps on one host, stopping at the first failure or a cancel.

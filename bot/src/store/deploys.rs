@@ -400,16 +400,16 @@ impl Store {
 }
 
 /// An event about to be written.
-struct NewEvent<'a> {
-    actor: &'a str,
-    kind: &'a str,
-    from: Option<DeployState>,
-    to: Option<DeployState>,
-    text: &'a str,
+pub(crate) struct NewEvent<'a> {
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub from: Option<DeployState>,
+    pub to: Option<DeployState>,
+    pub text: &'a str,
 }
 
 /// Writes an event row and the same text as a searchable log line.
-async fn insert_event(
+pub(crate) async fn insert_event(
     conn: &mut SqliteConnection,
     id: Option<DeployId>,
     e: &NewEvent<'_>,

@@ -19,12 +19,14 @@ mod deploys;
 mod output;
 #[cfg(test)]
 mod plans;
+mod policy;
 mod rows;
 mod search;
 mod types;
 mod views;
 
 pub use output::{OutputWriter, spawn_output_writer};
+pub use policy::{Approval, Freeze, Lock, Verdict};
 pub use types::{
     Deploy, DeployKind, Event, NewDeploy, OutputLine, SearchHit, Step, Stream, TransitionError,
 };

@@ -139,7 +139,7 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with(
-            "[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran."
+            "[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran, and its hold on api in staging is released."
         ),
         "{stdout}"
     );

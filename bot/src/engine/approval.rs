@@ -310,9 +310,13 @@ async fn settle(
                     inner.clock.now(),
                 )
                 .await?;
-            let text = super::deploy::put_in_line(inner, d, "deckhand", Some(&who)).await?;
+            let (text, start) =
+                super::deploy::put_in_line(inner, d, "deckhand", Some(&who)).await?;
             if let Some(m) = msg {
                 inner.edit(&d.channel, &m, &text).await;
+            }
+            if let Some(start) = start {
+                start.now(inner);
             }
             Ok(format!("approved by {who}"))
         }

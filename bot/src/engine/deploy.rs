@@ -130,7 +130,12 @@ async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
             new.reason = Some(refusal.0.clone());
             let d = inner.store.create_deploy(&new, now).await?;
             let label = super::run::label(&d);
-            say(inner, &channel, &format!("{label} refused: {}", refusal.0)).await
+            let text = format!("{label} refused: {}", refusal.0);
+            inner
+                .store
+                .note(Some(d.id), "deckhand", "refused", &text, now)
+                .await?;
+            say(inner, &channel, &text).await
         }
         policy::AtRequest::NeedsApproval(rule) => {
             new.state = DeployState::AwaitingApproval;
@@ -144,23 +149,27 @@ async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
         }
         policy::AtRequest::Go => {
             let d = inner.store.create_deploy(&new, now).await?;
-            let text = put_in_line(inner, &d, "deckhand", None).await?;
+            let (text, start) = put_in_line(inner, &d, "deckhand", None).await?;
             if let Some(msg) = inner.say(&channel, &text).await {
                 inner.store.set_status_message(d.id, &msg).await?;
+            }
+            if let Some(start) = start {
+                start.now(inner);
             }
             Ok(())
         }
     }
 }
 
-/// Queues an approved deploy (starting it when its target is free) and returns the status
-/// text to show. `approved_by` is said when people approved it.
+/// Queues an approved deploy and returns the status text to show and, when its target is
+/// free, a [`Start`] to call once that text is posted (so the run edits that message).
+/// `approved_by` is said when people approved it.
 pub async fn put_in_line(
     inner: &Arc<Inner>,
     d: &Deploy,
     actor: &str,
     approved_by: Option<&str>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Option<Start>)> {
     let d = inner
         .store
         .transition(d.id, DeployState::Queued, actor, None, inner.clock.now())
@@ -189,10 +198,18 @@ pub async fn put_in_line(
             d.id
         ),
     };
-    if slot == Slot::StartNow {
-        let _ = inner.start_tx.send(d.id);
+    let start = (slot == Slot::StartNow).then_some(Start(d.id));
+    Ok((text, start))
+}
+
+/// A deploy whose turn has come, to be started once its status message is in place.
+#[must_use = "a deploy holding its target must be started"]
+pub struct Start(DeployId);
+
+impl Start {
+    pub fn now(self, inner: &Inner) {
+        let _ = inner.start_tx.send(self.0);
     }
-    Ok(text)
 }
 
 /// The policy's verdict on a request now.

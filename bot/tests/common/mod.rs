@@ -29,10 +29,21 @@ pub fn example_config() -> PathBuf {
 /// A copy of the example configuration under `dir/example`, with `tail` appended to the
 /// recipe of `app`; returns the config file's path.
 pub fn example_with_recipe_tail(dir: &Path, app: &str, tail: &str) -> PathBuf {
+    example_edited(dir, app, tail, |c| c)
+}
+
+/// Like [`example_with_recipe_tail`], with the config file's text passed through `edit`.
+pub fn example_edited(
+    dir: &Path,
+    app: &str,
+    tail: &str,
+    edit: impl Fn(String) -> String,
+) -> PathBuf {
     let root = dir.join("example");
     std::fs::create_dir_all(root.join("config")).unwrap();
     std::fs::create_dir_all(root.join("deploy.d")).unwrap();
-    std::fs::copy(example_config(), root.join("config/deckhand.toml")).unwrap();
+    let config = std::fs::read_to_string(example_config()).unwrap();
+    std::fs::write(root.join("config/deckhand.toml"), edit(config)).unwrap();
     for entry in std::fs::read_dir(repo().join("deploy.d")).unwrap() {
         let entry = entry.unwrap();
         let mut text = std::fs::read_to_string(entry.path()).unwrap();
@@ -43,6 +54,11 @@ pub fn example_with_recipe_tail(dir: &Path, app: &str, tail: &str) -> PathBuf {
         std::fs::write(root.join("deploy.d").join(entry.file_name()), text).unwrap();
     }
     root.join("config/deckhand.toml")
+}
+
+/// A clock started at `now` (RFC 3339), running on in real time.
+pub fn clock(now: &str) -> Clock {
+    Clock::starting_at(chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc())
 }
 
 #[derive(Clone, Default)]
@@ -73,14 +89,15 @@ pub struct TestBot {
 }
 
 impl TestBot {
-    /// The shipped example, a fresh data directory, the real clock.
+    /// The shipped example, a fresh data directory, the clock started on an ordinary Monday
+    /// morning (no freeze window), running on in real time.
     pub async fn new() -> Self {
-        Self::with(
-            example_config(),
-            tempfile::tempdir().unwrap(),
-            Clock::real(),
-        )
-        .await
+        Self::at("2026-11-23T10:00:00Z").await
+    }
+
+    /// The shipped example with the clock started at `now` (RFC 3339).
+    pub async fn at(now: &str) -> Self {
+        Self::with(example_config(), tempfile::tempdir().unwrap(), clock(now)).await
     }
 
     pub async fn with(config: PathBuf, data: tempfile::TempDir, clock: Clock) -> Self {
@@ -134,17 +151,51 @@ impl TestBot {
     }
 
     pub async fn react(&self, user: &str, msg: &str, emoji: &str) -> String {
+        self.reaction(user, msg, emoji, true, false).await
+    }
+
+    pub async fn unreact(&self, user: &str, msg: &str, emoji: &str) -> String {
+        self.reaction(user, msg, emoji, false, false).await
+    }
+
+    pub async fn react_as_bot(&self, user: &str, msg: &str, emoji: &str) -> String {
+        self.reaction(user, msg, emoji, true, true).await
+    }
+
+    async fn reaction(
+        &self,
+        user: &str,
+        msg: &str,
+        emoji: &str,
+        added: bool,
+        from_bot: bool,
+    ) -> String {
         let before = self.buf.text().len();
+        let r = Reaction {
+            channel: CHANNEL.into(),
+            user: user.into(),
+            message: msg.into(),
+            emoji: emoji.into(),
+            from_bot,
+        };
         self.bot
-            .handle(ChatEvent::ReactionAdded(Reaction {
-                channel: CHANNEL.into(),
-                user: user.into(),
-                message: msg.into(),
-                emoji: emoji.into(),
-                from_bot: false,
-            }))
+            .handle(if added {
+                ChatEvent::ReactionAdded(r)
+            } else {
+                ChatEvent::ReactionRemoved(r)
+            })
             .await;
         self.buf.text()[before..].to_owned()
+    }
+
+    /// The state of deploy `id` in the log.
+    pub async fn state(&self, id: i64) -> deckhand::core::lifecycle::DeployState {
+        self.store
+            .deploy(id)
+            .await
+            .unwrap()
+            .expect("the deploy exists")
+            .state
     }
 
     /// Waits until nothing runs or waits, and the log holds every line.

@@ -1,6 +1,7 @@
 //! `lock`, `unlock`, `locks`, `freeze`, `unfreeze`: holds and one-off freezes from chat.
 
 use super::{Inner, resolve};
+use crate::config::EnvPolicy;
 use crate::core::command::{FreezeSpan, LockTarget};
 use crate::core::format;
 use crate::core::names::{AppName, EnvName};
@@ -198,14 +199,10 @@ pub async fn freeze(
     span: Option<FreezeSpan>,
     reason: Option<String>,
 ) -> anyhow::Result<()> {
-    if let Err(msg) = resolve::env(&inner.config, &env) {
-        return say(inner, channel, &msg).await;
-    }
-    let policy = inner.config.env(&env).expect("resolved env");
-    if !policy::is_approver(&inner.config, env.as_str(), policy, user) {
-        let g = policy::approvers_name(&inner.config, policy);
-        return say(inner, channel, &format!("Only {g} can freeze {env}.")).await;
-    }
+    let policy = match approver_in(inner, &env, user, "freeze") {
+        Ok(p) => p,
+        Err(msg) => return say(inner, channel, &msg).await,
+    };
     let now = inner.clock.now();
     let until = match span {
         Some(FreezeSpan::For(d)) => chrono::Duration::from_std(d).ok().map(|d| now + d),
@@ -269,14 +266,10 @@ pub async fn unfreeze(
     user: &str,
     env: EnvName,
 ) -> anyhow::Result<()> {
-    if let Err(msg) = resolve::env(&inner.config, &env) {
-        return say(inner, channel, &msg).await;
-    }
-    let policy = inner.config.env(&env).expect("resolved env");
-    if !policy::is_approver(&inner.config, env.as_str(), policy, user) {
-        let g = policy::approvers_name(&inner.config, policy);
-        return say(inner, channel, &format!("Only {g} can unfreeze {env}.")).await;
-    }
+    let policy = match approver_in(inner, &env, user, "unfreeze") {
+        Ok(p) => p,
+        Err(msg) => return say(inner, channel, &msg).await,
+    };
     let now = inner.clock.now();
     let ended = inner
         .store
@@ -294,6 +287,28 @@ pub async fn unfreeze(
         ));
     }
     say(inner, channel, &text).await
+}
+
+/// The env's policy, if `user` may `verb` (freeze, unfreeze) it; else what to tell them.
+fn approver_in<'c>(
+    inner: &'c Inner,
+    env: &EnvName,
+    user: &str,
+    verb: &str,
+) -> Result<&'c EnvPolicy, String> {
+    resolve::env(&inner.config, env)?;
+    let policy = inner
+        .config
+        .env(env)
+        .ok_or_else(|| format!("{env} is not configured."))?;
+    if policy::is_approver(&inner.config, env.as_str(), policy, user) {
+        Ok(policy)
+    } else {
+        Err(format!(
+            "Only {} can {verb} {env}.",
+            policy::approvers_name(&inner.config, policy)
+        ))
+    }
 }
 
 /// `until` times: RFC 3339, or `YYYY-MM-DD HH:MM` / `HH:MM` in the env's zone (`HH:MM` is

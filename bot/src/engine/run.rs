@@ -2,7 +2,7 @@
 
 use super::Inner;
 use super::progress::{Pump, StatusLine};
-use crate::config::{HealthCheck, Host, Recipe, Task};
+use crate::config::{HealthCheck, Host, Recipe, RecipeEnv, Task};
 use crate::core::command::DeployId;
 use crate::core::format::{self, deploy_label};
 use crate::core::lifecycle::DeployState;
@@ -179,80 +179,17 @@ async fn run(
         Gate::Go => {}
         Gate::Cancelled => return Ok(target),
         Gate::Refused(why) => {
-            let reason = format!("not started: {why}");
-            inner
-                .store
-                .transition(
-                    id,
-                    DeployState::Cancelled,
-                    ACTOR,
-                    Some(&reason),
-                    inner.clock.now(),
-                )
-                .await?;
-            status.set(&reason).await;
+            not_started(inner, id, &status, &why).await?;
             return Ok(target);
         }
     }
-    let Some(recipe) = inner.config.app(&d.app) else {
-        let reason = "not started: the app is no longer in the configuration";
-        inner
-            .store
-            .transition(
-                id,
-                DeployState::Cancelled,
-                ACTOR,
-                Some(reason),
-                inner.clock.now(),
-            )
-            .await?;
-        status.set(reason).await;
-        return Ok(target);
-    };
-    let Some(renv) = recipe.env(&d.env) else {
-        let reason = "not started: the env is no longer in the app's recipe";
-        inner
-            .store
-            .transition(
-                id,
-                DeployState::Cancelled,
-                ACTOR,
-                Some(reason),
-                inner.clock.now(),
-            )
-            .await?;
-        status.set(reason).await;
-        return Ok(target);
-    };
-    let Some(hosts) = renv.select(d.host.as_ref()) else {
-        let reason = "not started: the host is no longer in the recipe";
-        inner
-            .store
-            .transition(
-                id,
-                DeployState::Cancelled,
-                ACTOR,
-                Some(reason),
-                inner.clock.now(),
-            )
-            .await?;
-        status.set(reason).await;
-        return Ok(target);
-    };
-    let Some(task) = recipe.tasks.get(&d.task) else {
-        let reason = "not started: the task is no longer in the recipe";
-        inner
-            .store
-            .transition(
-                id,
-                DeployState::Cancelled,
-                ACTOR,
-                Some(reason),
-                inner.clock.now(),
-            )
-            .await?;
-        status.set(reason).await;
-        return Ok(target);
+    // The configuration may have changed since the request (a restart with a new one).
+    let (recipe, renv, hosts, task) = match still_configured(inner, &d) {
+        Ok(found) => found,
+        Err(why) => {
+            not_started(inner, id, &status, why).await?;
+            return Ok(target);
+        }
     };
 
     match inner
@@ -436,6 +373,50 @@ async fn run(
         inner.say(&d.channel, &text).await;
     }
     Ok(target)
+}
+
+/// What a deploy needs from the configuration to run, or why it can no longer run.
+fn still_configured<'c>(
+    inner: &'c Inner,
+    d: &Deploy,
+) -> Result<(&'c Recipe, &'c RecipeEnv, Vec<&'c Host>, &'c Task), &'static str> {
+    let recipe = inner
+        .config
+        .app(&d.app)
+        .ok_or("the app is no longer in the configuration")?;
+    let renv = recipe
+        .env(&d.env)
+        .ok_or("the env is no longer in the app's recipe")?;
+    let hosts = renv
+        .select(d.host.as_ref())
+        .ok_or("the host is no longer in the recipe")?;
+    let task = recipe
+        .tasks
+        .get(&d.task)
+        .ok_or("the task is no longer in the recipe")?;
+    Ok((recipe, renv, hosts, task))
+}
+
+/// Ends a deploy whose turn came but which may not run, and says why.
+async fn not_started(
+    inner: &Inner,
+    id: DeployId,
+    status: &StatusLine,
+    why: &str,
+) -> anyhow::Result<()> {
+    let reason = format!("not started: {why}");
+    inner
+        .store
+        .transition(
+            id,
+            DeployState::Cancelled,
+            ACTOR,
+            Some(&reason),
+            inner.clock.now(),
+        )
+        .await?;
+    status.set(&reason).await;
+    Ok(())
 }
 
 /// What the policy says when a deploy's turn comes.

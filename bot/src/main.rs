@@ -9,6 +9,7 @@ use deckhand::core::parse;
 use deckhand::engine::{Bot, Clock};
 use deckhand::exec::LocalExecutor;
 use deckhand::store::Store;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -158,6 +159,13 @@ async fn run_console(
     let out = Arc::new(ConsoleOut::stdout());
     let exec = Arc::new(LocalExecutor::new(&data));
     let bot = Bot::start(Arc::new(config), store, out.clone(), exec, clock).await?;
+    if std::io::stdin().is_terminal() {
+        // For a person at a terminal only: a script reading stdout sees just the protocol.
+        eprintln!(
+            "deckhand console: you are {user} in #console (data in {}). Type `help`, or `deploy api@v1.2.0 to staging`; /as <user>, /react <msg> <emoji>, /wait, /quit.",
+            data.display()
+        );
+    }
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     console::run(&bot, &out, stdin, &user).await
 }

@@ -207,3 +207,29 @@ fn check_summarises_the_example_and_points_at_errors() {
     assert!(err.contains("hots"), "{err}");
     assert!(err.contains("did you mean `hosts`"), "{err}");
 }
+
+#[test]
+fn a_request_awaiting_approval_is_asked_again_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let now = ["console", "--now", "2026-11-23T10:00:00Z"];
+    let out = deckhand(&now, "deploy web@v4 to prod\n", data.path());
+    assert!(
+        text(&out.stdout)
+            .contains("#1 web@v4 → prod requested by alice needs 1 approval from leads.")
+    );
+    let out = deckhand(&now, "/as dave\n/react m1 white_check_mark\n", data.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("[m1] #1 web@v4 → prod requested by alice"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Still waiting (deckhand restarted)."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[m1 edited] #1 web@v4 → prod: approved by dave · starting"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("succeeded in"), "{stdout}");
+}

@@ -57,6 +57,37 @@ pub fn request_text(
     text
 }
 
+/// Posts the request of a deploy still awaiting approval again (after a restart), with the
+/// approvals so far, and makes the new message the one reactions count on.
+pub async fn announce_again(inner: &Arc<Inner>, d: &Deploy) -> anyhow::Result<()> {
+    let Some(rule) = rule_for(inner, d) else {
+        return Ok(());
+    };
+    let votes = inner.store.approvals(d.id).await?;
+    let mut by: Vec<&str> = votes
+        .iter()
+        .filter(|v| v.verdict == Verdict::Approve)
+        .map(|v| v.user.as_str())
+        .collect();
+    by.dedup();
+    let progress = if by.is_empty() {
+        "Still waiting (deckhand restarted).".to_owned()
+    } else {
+        format!(
+            "Still waiting (deckhand restarted); approved so far by {}.",
+            by.join(", ")
+        )
+    };
+    if let Some(msg) = inner
+        .say(&d.channel, &request_text(inner, d, &rule, Some(&progress)))
+        .await
+    {
+        inner.store.set_status_message(d.id, &msg).await?;
+        inner.store.set_approval_message(d.id, &msg).await?;
+    }
+    Ok(())
+}
+
 /// The rule a deploy waits under: the emergency rule for an emergency, else the env's.
 pub fn rule_for(inner: &Inner, d: &Deploy) -> Option<ApprovalRule> {
     let env = inner.config.env(&d.env)?;
@@ -86,7 +117,9 @@ pub async fn on_reaction(inner: &Arc<Inner>, r: Reaction, added: bool) -> anyhow
     if !is_approve && !is_deny {
         return Ok(()); // 🎉 and friends: not for the bot.
     }
-    let Some(d) = inner.store.deploy_by_approval_message(&r.message).await? else {
+    let found = inner.store.deploy_by_approval_message(&r.message).await?;
+    // Message ids are only unique within a channel.
+    let Some(d) = found.filter(|d| d.channel == r.channel) else {
         if added {
             inner
                 .say_once(

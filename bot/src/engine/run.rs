@@ -48,6 +48,12 @@ pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
         inner.say(&d.channel, &text).await;
     }
     for d in inner.store.active().await? {
+        if d.state == DeployState::AwaitingApproval {
+            // Asked again in a fresh message: reactions on the old one may no longer reach
+            // us (the console numbers its messages anew each run).
+            super::approval::announce_again(inner, &d).await?;
+            continue;
+        }
         let d = match d.state {
             DeployState::Approved => {
                 inner

@@ -131,10 +131,6 @@ async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
             let d = inner.store.create_deploy(&new, now).await?;
             let label = super::run::label(&d);
             let text = format!("{label} refused: {}", refusal.0);
-            inner
-                .store
-                .note(Some(d.id), "deckhand", "refused", &text, now)
-                .await?;
             say(inner, &channel, &text).await
         }
         policy::AtRequest::NeedsApproval(rule) => {

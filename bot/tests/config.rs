@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use deckhand::config::{
-    Config, FreezeKind, HealthCheck, HostAddress, HostKeyPolicy, Strategy, WindowEnd, summary,
+    Config, FreezeKind, HealthCheck, HostAddress, HostKeyPolicy, Layout, Strategy, WindowEnd,
+    summary,
 };
+use deckhand::core::layout;
 use deckhand::core::names::{AppName, EnvName, HostName};
 
 fn shipped_config() -> PathBuf {
@@ -55,7 +57,7 @@ fn the_shipped_example_matches_the_contract() {
             assert!(e.hosts.iter().all(|h| h.address == HostAddress::Local));
         }
         assert!(r.tasks.contains_key("deploy"));
-        assert!(r.rollback.is_some());
+        assert!(layout::rollback_steps(r.layout, r.rollback.as_ref(), true).is_some());
         assert_eq!(
             r.version_probe.as_deref(),
             Some("cat REVISION 2>/dev/null || true")
@@ -80,14 +82,16 @@ fn the_shipped_example_matches_the_contract() {
         api.env(&env("prod")).unwrap().strategy,
         Strategy::Rolling { batch: 1 }
     );
-    let steps: Vec<&str> = api.tasks["deploy"]
-        .steps
+    // The release layout is built in for api; web does the same with its own steps.
+    assert_eq!(api.layout, Layout::Releases { keep: 5 });
+    let steps: Vec<String> = layout::task_steps(api.layout, "deploy", &api.tasks["deploy"])
         .iter()
-        .map(|s| s.name.as_str())
+        .map(|s| s.name.to_string())
         .collect();
-    assert_eq!(steps, ["prepare", "build", "migrate", "switch", "cleanup"]);
+    assert_eq!(steps, ["release", "build", "migrate", "switch", "cleanup"]);
     assert!(api.tasks.contains_key("migrate"));
     let web = c.app(&app("web")).unwrap();
+    assert_eq!(web.layout, Layout::Plain);
     let steps: Vec<&str> = web.tasks["deploy"]
         .steps
         .iter()
@@ -674,11 +678,14 @@ fn env_order_follows_the_configuration() {
 
 struct Host {
     dir: tempfile::TempDir,
+    layout: Layout,
 }
 
 impl Host {
     fn run(&self, script: &str, version: &str, previous: &str) -> (bool, String, String) {
+        let prev = (!previous.is_empty()).then_some(previous);
         let out = Command::new("sh")
+            .envs(layout::vars(self.layout, version, prev))
             .arg("-c")
             .arg(script)
             .current_dir(self.dir.path())
@@ -711,10 +718,11 @@ fn the_demo_recipe_deploys_checks_health_and_rolls_back() {
     for recipe in &c.apps {
         let host = Host {
             dir: tempfile::tempdir().unwrap(),
+            layout: recipe.layout,
         };
         let deploy = |version: &str| {
-            for step in &recipe.tasks["deploy"].steps {
-                let (ok, out, err) = host.run(&step.run, version, "");
+            for step in layout::task_steps(recipe.layout, "deploy", &recipe.tasks["deploy"]) {
+                let (ok, out, err) = host.run(&step.script, version, "");
                 assert!(ok, "{} step {} failed: {out}{err}", recipe.app, step.name);
             }
         };
@@ -722,7 +730,8 @@ fn the_demo_recipe_deploys_checks_health_and_rolls_back() {
             panic!()
         };
         let probe = recipe.version_probe.as_deref().unwrap();
-        let rollback = &recipe.rollback.as_ref().unwrap().steps;
+        let rollback =
+            layout::rollback_steps(recipe.layout, recipe.rollback.as_ref(), false).unwrap();
 
         assert_eq!(host.run(probe, "", "").1, "", "nothing deployed yet");
         deploy("v1.0.0");
@@ -736,8 +745,8 @@ fn the_demo_recipe_deploys_checks_health_and_rolls_back() {
         let (ok, _, err) = host.run(health, "broken-build", "");
         assert!(!ok, "a broken version must fail its health check");
         assert!(err.contains("broken"), "{err}");
-        for step in rollback {
-            let (ok, out, err) = host.run(&step.run, "broken-build", "v1.0.0");
+        for step in &rollback {
+            let (ok, out, err) = host.run(&step.script, "broken-build", "v1.0.0");
             assert!(ok, "{out}{err}");
         }
         assert_eq!(host.read("REVISION").as_deref(), Some("v1.0.0\n"));
@@ -745,8 +754,8 @@ fn the_demo_recipe_deploys_checks_health_and_rolls_back() {
         assert!(host.run(health, "", "").0);
 
         // A rollback with nothing live before removes the release pointers.
-        for step in rollback {
-            assert!(host.run(&step.run, "v1.0.0", "").0);
+        for step in &rollback {
+            assert!(host.run(&step.script, "v1.0.0", "").0);
         }
         assert_eq!(host.read("REVISION"), None);
         assert!(!host.dir.path().join("current").exists());
@@ -762,4 +771,36 @@ fn the_demo_recipe_deploys_checks_health_and_rolls_back() {
         assert_eq!(releases, 5, "{}", recipe.app);
         assert_eq!(host.read("current/VERSION").as_deref(), Some("v2.7\n"));
     }
+}
+
+#[test]
+fn a_layout_must_be_known_and_keep_releases_needs_it() {
+    let recipe = format!("layout = \"release\"\n{RECIPE}");
+    let err = one_error(CONFIG, &[("x.toml", &recipe)]);
+    assert!(
+        err.starts_with("deploy.d/x.toml:1:10: unknown layout `release`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `releases`?"), "{err}");
+
+    let recipe = format!("keep_releases = 3\n{RECIPE}");
+    let err = one_error(CONFIG, &[("x.toml", &recipe)]);
+    assert!(
+        err.contains("keep_releases only applies with layout = \"releases\""),
+        "{err}"
+    );
+
+    let recipe = format!("layout = \"releases\"\nkeep_releases = 0\n{RECIPE}");
+    let err = one_error(CONFIG, &[("x.toml", &recipe)]);
+    assert!(err.starts_with("deploy.d/x.toml:2:17: "), "{err}");
+
+    let recipe = format!("layout = \"releases\"\n{RECIPE}");
+    let c = loads(CONFIG, &[("x.toml", &recipe)]);
+    let x = c.app(&app("x")).unwrap();
+    assert_eq!(x.layout, Layout::Releases { keep: 5 });
+    assert_eq!(
+        x.version_probe.as_deref(),
+        Some(layout::DEFAULT_VERSION_PROBE),
+        "the layout knows how to read the live version"
+    );
 }

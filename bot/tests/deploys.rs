@@ -192,7 +192,11 @@ async fn a_dry_run_prints_the_plan_and_changes_nothing() {
     let dry = bot.say("alice", "deploy api@v5 noop").await;
     assert!(dry.contains("Dry run of api@v5 → staging"), "{dry}");
     assert!(dry.contains("Policy: allowed"), "{dry}");
-    assert!(dry.contains("1. prepare"), "{dry}");
+    assert!(
+        dry.contains("1. release: (built in: release layout)"),
+        "{dry}"
+    );
+    assert!(dry.contains("2. build: echo"), "{dry}");
     assert!(
         bot.store.deploy(1).await.unwrap().is_none(),
         "a dry run is not a deploy"
@@ -307,4 +311,79 @@ async fn live_check_reports_drift_after_a_host_is_changed_by_hand() {
         drift.contains("web-staging: hotfix ✗ DRIFT (the log says v7)"),
         "{drift}"
     );
+}
+
+/// `layout = "releases"` (the api demo): deckhand makes the release, switches `current`, keeps
+/// the newest five, marks a release that failed health bad on the host, and rolls back by
+/// switching the link without rebuilding.
+#[tokio::test]
+async fn the_release_layout_switches_marks_bad_keeps_five_and_rolls_back_by_switching() {
+    let bot = TestBot::new().await;
+    let dir = bot.host_dir("api", "staging", "api-staging");
+    let current = || {
+        std::fs::read_link(dir.join("current"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    bot.say("alice", "deploy api@v1 to staging").await;
+    bot.wait().await;
+    bot.say("alice", "deploy api@feature/login to staging")
+        .await;
+    bot.wait().await;
+    assert_eq!(
+        current(),
+        "releases/feature%2Flogin",
+        "refs never nest dirs"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("current/VERSION")).unwrap(),
+        "feature/login\n",
+        "the recipe's steps ran inside the release"
+    );
+
+    bot.say("alice", "deploy api@broken-2 to staging").await;
+    bot.wait().await;
+    assert_eq!(current(), "releases/feature%2Flogin", "switched back");
+    let bad = std::fs::read_to_string(dir.join("releases/broken-2/BAD_RELEASE")).unwrap();
+    assert!(bad.contains("health check failed in deploy #3"), "{bad}");
+    assert_eq!(bot.state(3).await, DeployState::RolledBack);
+
+    // rollback: the last good version before the live one is v1, still on the host: only the
+    // link moves (one step, no `build`).
+    let before = bot.transcript().len();
+    let answer = bot.say("bob", "rollback api in staging").await;
+    assert!(answer.contains("rollback #4 api@v1 → staging"), "{answer}");
+    bot.wait().await;
+    let t = bot.transcript()[before..].to_owned();
+    assert!(
+        t.contains("#4 api@v1 → staging: host 1/1, step 1/1 (switch)"),
+        "{t}"
+    );
+    assert!(!t.contains("compiling"), "nothing is rebuilt:\n{t}");
+    assert!(t.contains("#4 api@v1 → staging: succeeded"), "{t}");
+    assert_eq!(current(), "releases/v1");
+    assert_eq!(
+        bot.host_file("api", "staging", "api-staging", "REVISION")
+            .as_deref(),
+        Some("v1\n")
+    );
+    let steps = bot.store.steps(4).await.unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["switch"], "the log shows what ran");
+
+    // Cleanup keeps the newest five releases, never the live one.
+    for i in 0..6 {
+        bot.say("alice", &format!("deploy api@v2.{i} to staging"))
+            .await;
+        bot.wait().await;
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(dir.join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["v2.1", "v2.2", "v2.3", "v2.4", "v2.5"]);
+    assert_eq!(current(), "releases/v2.5");
 }

@@ -30,5 +30,5 @@ mod windows;
 pub use diagnostic::{ConfigErrors, Diagnostic};
 pub use freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
 pub use model::{Approvals, BotSettings, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings};
-pub use recipe::{HealthCheck, Host, HostAddress, Recipe, RecipeEnv, Step, Strategy, Task};
+pub use recipe::{HealthCheck, Host, HostAddress, Layout, Recipe, RecipeEnv, Step, Strategy, Task};
 pub use summary::summary;

@@ -128,6 +128,10 @@ pub(crate) struct RawRecipe {
     pub tasks: Option<S<Entries<S<RawTask>>>>,
     pub rollback: Option<S<RawTask>>,
     pub health: Option<S<RawHealth>>,
+    /// `"releases"` for the built-in release layout; default none.
+    pub layout: Option<S<String>>,
+    /// With `layout = "releases"`: how many releases each host keeps. Default 5.
+    pub keep_releases: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

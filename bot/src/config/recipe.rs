@@ -26,6 +26,8 @@ pub struct Recipe {
     pub version_probe: Option<String>,
     /// The time limit for a step that sets none. Default 10m.
     pub step_timeout: Duration,
+    /// How releases are laid out on a host: by the recipe's own steps, or built in.
+    pub layout: Layout,
     /// The recipe file.
     pub path: PathBuf,
 }
@@ -39,6 +41,19 @@ pub struct RecipeEnv {
     /// The working directory of steps on SSH hosts. Local hosts always run in their own
     /// directory under the bot's data directory.
     pub deploy_to: Option<String>,
+}
+
+/// `layout` in a recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// The recipe's steps do everything, in the host's directory.
+    #[default]
+    Plain,
+    /// `layout = "releases"` (Capistrano's): deckhand makes `releases/<version>`, runs the
+    /// deploy task's steps in it, switches `current` to it atomically, writes `REVISION`,
+    /// keeps the newest `keep` releases, marks a release that failed its health check bad, and
+    /// rolls back by switching the link (see `core::layout`).
+    Releases { keep: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,9 @@ use toml::Spanned;
 
 use crate::config::check::{Checker, is_plain_name};
 use crate::config::config_file::env_ref;
+use crate::config::diagnostic::did_you_mean;
 use crate::config::raw::{RawHealth, RawRecipe, RawRecipeEnv, RawTask};
-use crate::config::recipe::{HealthCheck, Recipe, RecipeEnv, Step, Task};
+use crate::config::recipe::{HealthCheck, Layout, Recipe, RecipeEnv, Step, Task};
 use crate::config::rollout::check_env;
 use crate::core::names::{AppName, EnvName, GitRef};
 
@@ -41,6 +42,7 @@ pub(crate) fn check_recipe(
         None => Some(None),
         Some(v) => c.non_empty(v, "the version probe").map(Some),
     };
+    let layout = check_layout(c, raw.layout.as_ref(), raw.keep_releases.as_ref());
     let recipe_envs = check_envs(c, raw.envs, envs);
     let tasks = check_tasks(c, raw.tasks);
     let rollback = match raw.rollback {
@@ -62,10 +64,56 @@ pub(crate) fn check_recipe(
         tasks: tasks?,
         rollback: rollback?,
         health: health?,
-        version_probe: version_probe?,
+        // The layout writes REVISION, so it knows how to read it.
+        version_probe: version_probe?.or_else(|| {
+            matches!(layout, Some(Layout::Releases { .. }))
+                .then(|| crate::core::layout::DEFAULT_VERSION_PROBE.to_owned())
+        }),
         step_timeout: step_timeout?,
+        layout: layout?,
         path: path.to_path_buf(),
     })
+}
+
+/// `layout` and `keep_releases`.
+fn check_layout(
+    c: &mut Checker<'_>,
+    layout: Option<&Spanned<String>>,
+    keep: Option<&Spanned<i64>>,
+) -> Option<Layout> {
+    let releases = match layout {
+        None => false,
+        Some(l) => match l.get_ref().trim() {
+            "releases" => true,
+            "none" | "" => false,
+            other => {
+                let hint = did_you_mean(other, ["releases", "none"]);
+                c.error(
+                    l,
+                    format!(
+                        "unknown layout `{other}`; expected \"releases\" (deckhand makes \
+                         releases/<version>, switches `current` and keeps the newest \
+                         `keep_releases`) or \"none\" (the steps do it all){hint}"
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    if !releases {
+        if let Some(k) = keep {
+            c.error(
+                k,
+                "keep_releases only applies with layout = \"releases\"; add that, or remove \
+                 keep_releases",
+            );
+            return None;
+        }
+        return Some(Layout::Plain);
+    }
+    // At least 1: the live release is always kept.
+    let keep = c.count_or(keep, "keep_releases", 1, 5)?;
+    Some(Layout::Releases { keep })
 }
 
 type RawEnvs = Option<Spanned<crate::config::raw::Entries<Spanned<RawRecipeEnv>>>>;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::freeze::{FreezeKind, FreezeWindow, WindowEnd};
 use crate::config::model::{Approvals, Config, Emergency, EnvPolicy};
-use crate::config::recipe::{HealthCheck, Host, Recipe, Task};
+use crate::config::recipe::{HealthCheck, Host, Recipe};
 
 /// The `deckhand check` report for a valid configuration, as of `now`.
 pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
@@ -96,11 +96,23 @@ fn app(out: &mut String, r: &Recipe) {
     let tasks: Vec<String> = r
         .tasks
         .iter()
-        .map(|(n, t)| format!("{n} = {}", steps(t)))
+        .map(|(n, t)| {
+            format!(
+                "{n} = {}",
+                steps(&crate::core::layout::task_steps(r.layout, n, t))
+            )
+        })
         .collect();
+    if let crate::config::Layout::Releases { keep } = r.layout {
+        let _ = writeln!(
+            out,
+            "    layout: releases (keeps the newest {keep}; rollback switches `current` back)"
+        );
+    }
     let _ = writeln!(out, "    tasks: {}", tasks.join("; "));
-    let mut extras = vec![match &r.rollback {
-        Some(t) => format!("rollback = {}", steps(t)),
+    let rollback = crate::core::layout::rollback_steps(r.layout, r.rollback.as_ref(), false);
+    let mut extras = vec![match rollback {
+        Some(planned) => format!("rollback = {}", steps(&planned)),
         None => "no rollback".to_owned(),
     }];
     extras.push(match &r.health {
@@ -155,8 +167,8 @@ fn host(h: &Host) -> String {
     }
 }
 
-fn steps(t: &Task) -> String {
-    let names: Vec<&str> = t.steps.iter().map(|s| s.name.as_str()).collect();
+fn steps(planned: &[crate::core::layout::PlannedStep<'_>]) -> String {
+    let names: Vec<&str> = planned.iter().map(|s| s.name.as_ref()).collect();
     names.join(", ")
 }
 

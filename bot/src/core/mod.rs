@@ -5,6 +5,7 @@ pub mod command;
 pub mod emoji;
 pub mod format;
 pub mod help;
+pub mod layout;
 pub mod lifecycle;
 pub mod names;
 pub mod parse;

@@ -408,7 +408,8 @@ fn dry_run_plan(
         target.hosts.len(),
         batches.len()
     ));
-    let steps = &recipe.tasks[&new.task].steps;
+    let own = &recipe.tasks[&new.task].steps;
+    let steps = crate::core::layout::task_steps(recipe.layout, &new.task, &recipe.tasks[&new.task]);
     for (bi, batch) in batches.iter().enumerate() {
         for host in &target.hosts[batch.clone()] {
             out.push_str(&format!(
@@ -418,7 +419,11 @@ fn dry_run_plan(
                 host.name
             ));
             for (si, step) in steps.iter().enumerate() {
-                let first = step.run.lines().next().unwrap_or_default();
+                // The recipe's own text (not the `cd` into the release the layout adds).
+                let first = match own.iter().find(|s| s.name == step.name) {
+                    Some(s) if !step.builtin => s.run.lines().next().unwrap_or_default(),
+                    _ => "(built in: release layout)",
+                };
                 out.push_str(&format!("\n  {}. {}: {}", si + 1, step.name, first));
             }
         }
@@ -433,7 +438,7 @@ fn dry_run_plan(
             None => {}
         }
     }
-    if recipe.rollback.is_some() {
+    if recipe.rollback.is_some() || recipe.layout != crate::config::Layout::Plain {
         out.push_str("\nOn failure: the hosts already changed are rolled back.");
     } else {
         out.push_str(

@@ -5,12 +5,13 @@ use super::progress::{Pump, StatusLine};
 use crate::config::{HealthCheck, Host, Recipe, RecipeEnv, Task};
 use crate::core::command::DeployId;
 use crate::core::format::{self, deploy_label};
+use crate::core::layout::{self, PlannedStep};
 use crate::core::lifecycle::DeployState;
 use crate::core::{plan, policy};
 use crate::exec::{Exit, Job};
 use crate::store::{Deploy, DeployKind};
 use futures::future::join_all;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -155,6 +156,8 @@ struct Ctx<'a> {
     status: &'a StatusLine,
     /// What each host ran before this deploy, for rollback (`DECKHAND_PREVIOUS_VERSION`).
     previous: HashMap<String, String>,
+    /// Hosts that still hold this rollback's release, complete and not bad: they only switch.
+    switch_only: HashSet<String>,
     total_hosts: usize,
 }
 
@@ -218,9 +221,15 @@ async fn run(
         cancel,
         status: &status,
         previous: HashMap::new(),
+        switch_only: HashSet::new(),
         total_hosts: hosts.len(),
     };
     ctx.previous = probe_all(&ctx, &hosts).await;
+    if d.kind == DeployKind::Rollback
+        && matches!(recipe.layout, crate::config::Layout::Releases { .. })
+    {
+        ctx.switch_only = releases_present(&ctx, &hosts).await;
+    }
 
     let batches = plan::batches(hosts.len(), &renv.strategy);
     let mut touched: Vec<&Host> = Vec::new();
@@ -339,7 +348,7 @@ async fn run(
             .mark_bad(&d.app, &d.env, &d.version, id, &why, inner.clock.now())
             .await?;
     }
-    let rollback = rollback_hosts(&ctx, &touched).await;
+    let rollback = rollback_hosts(&ctx, &touched, mark_bad).await;
     pump.close().await;
     let (final_state, after) = match (&outcome, rollback) {
         (Outcome::Cancelled, RollbackResult::Done(back)) => (DeployState::Cancelled, back),
@@ -530,8 +539,13 @@ async fn run_host(
 ) -> anyhow::Result<HostRun> {
     let d = ctx.deploy;
     let mut out = HostRun::default();
-    let n = task.steps.len();
-    for (i, step) in task.steps.iter().enumerate() {
+    let steps = if ctx.switch_only.contains(host.name.as_str()) {
+        layout::switch_only()
+    } else {
+        layout::task_steps(ctx.recipe.layout, &d.task, task)
+    };
+    let n = steps.len();
+    for (i, step) in steps.iter().enumerate() {
         if ctx.cancel.load(Ordering::SeqCst) {
             out.failure = Some(HostFailure::Cancelled);
             return Ok(out);
@@ -559,7 +573,7 @@ async fn run_host(
         let job = job(
             ctx,
             host,
-            &step.run,
+            &step.script,
             step.timeout.unwrap_or(ctx.recipe.step_timeout),
             None,
         );
@@ -582,7 +596,7 @@ async fn run_host(
             .await?;
         if let Some(why) = failure {
             out.failure = Some(HostFailure::Step {
-                step: step.name.clone(),
+                step: step.name.to_string(),
                 why,
             });
             return Ok(out);
@@ -613,9 +627,12 @@ fn job(ctx: &Ctx<'_>, host: &Host, script: &str, timeout: Duration, previous: Op
     ];
     let prev = previous
         .map(str::to_owned)
-        .or_else(|| ctx.previous.get(host.name.as_str()).cloned())
-        .unwrap_or_default();
-    vars.push(("DECKHAND_PREVIOUS_VERSION".to_owned(), prev));
+        .or_else(|| ctx.previous.get(host.name.as_str()).cloned());
+    vars.extend(layout::vars(ctx.recipe.layout, &d.version, prev.as_deref()));
+    vars.push((
+        "DECKHAND_PREVIOUS_VERSION".to_owned(),
+        prev.unwrap_or_default(),
+    ));
     Job {
         app: d.app.to_string(),
         env: d.env.to_string(),
@@ -644,6 +661,38 @@ async fn probe_all(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashMap<String, String> {
         .collect()
 }
 
+/// Under the release layout, a `rollback` deploy asks each host whether it still holds the
+/// release, complete and not marked bad: those hosts only switch `current` back to it.
+async fn releases_present(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashSet<String> {
+    let found = join_all(hosts.iter().map(|h| async move {
+        let job = job(ctx, h, layout::HAS_RELEASE, PROBE_TIMEOUT, None);
+        let (tx, rx) = mpsc::channel(64);
+        let (result, first) = tokio::join!(ctx.inner.exec.run(&job, tx), first_line(rx));
+        let complete = matches!(result, Ok(exit) if exit.success())
+            && first.as_deref() == Some(layout::RELEASE_COMPLETE);
+        (h.name.to_string(), complete)
+    }))
+    .await;
+    found
+        .into_iter()
+        .filter_map(|(h, complete)| complete.then_some(h))
+        .collect()
+}
+
+/// The first non-empty line a step printed on stdout.
+async fn first_line(mut rx: mpsc::Receiver<crate::exec::Line>) -> Option<String> {
+    let mut first = None;
+    while let Some(line) = rx.recv().await {
+        if first.is_none()
+            && line.stream == crate::exec::Stream::Stdout
+            && !line.text.trim().is_empty()
+        {
+            first = Some(line.text.trim().to_owned());
+        }
+    }
+    first
+}
+
 /// Runs the version probe on one host; its first non-empty line of output, if any.
 pub async fn probe_host(inner: &Inner, d: &Deploy, host: &Host, probe: &str) -> Option<String> {
     probe_at(inner, d.app.as_str(), d.env.as_str(), host, probe).await
@@ -657,7 +706,7 @@ pub async fn probe_at(
     host: &Host,
     probe: &str,
 ) -> Option<String> {
-    let (tx, mut rx) = mpsc::channel(64);
+    let (tx, rx) = mpsc::channel(64);
     let job = Job {
         app: app.to_owned(),
         env: env.to_owned(),
@@ -670,20 +719,7 @@ pub async fn probe_at(
         ],
         timeout: PROBE_TIMEOUT,
     };
-    let run = inner.exec.run(&job, tx);
-    let collect = async {
-        let mut first = None;
-        while let Some(line) = rx.recv().await {
-            if first.is_none()
-                && line.stream == crate::exec::Stream::Stdout
-                && !line.text.trim().is_empty()
-            {
-                first = Some(line.text.trim().to_owned());
-            }
-        }
-        first
-    };
-    let (result, first) = tokio::join!(run, collect);
+    let (result, first) = tokio::join!(inner.exec.run(&job, tx), first_line(rx));
     match result {
         Ok(exit) if exit.success() => first,
         _ => None,
@@ -759,24 +795,28 @@ impl RollbackResult {
     }
 }
 
-/// Rolls back the hosts a failed or cancelled deploy touched, in parallel.
-async fn rollback_hosts(ctx: &Ctx<'_>, touched: &[&Host]) -> RollbackResult {
+/// Rolls back the hosts a failed or cancelled deploy touched, in parallel; under the release
+/// layout the release is marked bad first when its health check failed (`mark_bad`).
+async fn rollback_hosts(ctx: &Ctx<'_>, touched: &[&Host], mark_bad: bool) -> RollbackResult {
     if touched.is_empty() {
         return RollbackResult::Done("no host was changed".to_owned());
     }
     let names: Vec<String> = touched.iter().map(|h| h.name.to_string()).collect();
-    let Some(task) = &ctx.recipe.rollback else {
+    let Some(steps) =
+        layout::rollback_steps(ctx.recipe.layout, ctx.recipe.rollback.as_ref(), mark_bad)
+    else {
         return RollbackResult::NoRecipe(names);
     };
+    let steps: &[PlannedStep<'_>] = &steps;
     ctx.status
         .set(&format!("rolling back {}", names.join(", ")))
         .await;
     let results = join_all(touched.iter().map(|h| async move {
-        for step in &task.steps {
+        for step in steps {
             let job = job(
                 ctx,
                 h,
-                &step.run,
+                &step.script,
                 step.timeout.unwrap_or(ctx.recipe.step_timeout),
                 None,
             );

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Between the step's SIGTERM and SIGKILL on the host.
 const KILL_GRACE_SECS: u32 = 2;
@@ -44,6 +44,8 @@ const SERVER_ALIVE: Duration = Duration::from_secs(15);
 /// How long past its time limit (and the kill grace) a step may stay silent before the bot
 /// stops waiting for the host to report its end.
 const REPORT_SLACK: Duration = Duration::from_secs(30);
+/// How long to wait for the exit status once the step reported its end and its output ended.
+const EXIT_STATUS_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs steps on SSH hosts. Dropping it shuts down every master it still holds.
 pub struct SshExecutor {
@@ -254,7 +256,7 @@ impl Executor for SshExecutor {
                 return Err(lost(format!("the step could not be started ({err})")));
             }
         };
-        let code: Arc<Mutex<Option<i32>>> = Arc::default();
+        let (report, reported) = oneshot::channel();
         let stdout = child
             .stdout()
             .take()
@@ -265,25 +267,29 @@ impl Executor for SshExecutor {
                 job.host.clone(),
                 out.clone(),
                 marker,
-                code.clone(),
+                report,
             ))
         });
 
+        // The mux connection (held by `child`) must stay open until the output is read: the
+        // master drops output it has not yet written when its client goes away. So: first the
+        // wrapper's report, then the rest of the output, and only then the exit status.
         let limit = job.timeout + Duration::from_secs(KILL_GRACE_SECS.into()) + REPORT_SLACK;
-        let waited = tokio::time::timeout(limit, child.wait()).await;
+        let reported = tokio::time::timeout(limit, reported).await;
+        let elapsed = started.elapsed();
         for reader in [stdout, stderr].into_iter().flatten() {
             drain(reader).await;
         }
-        let elapsed = started.elapsed();
-        let reported = *code.lock().expect("exit code lock");
-        match (reported, waited) {
-            (Some(rc), _) => Ok(decode(rc, elapsed, job.timeout)),
-            (None, Err(_)) => Err(lost(format!(
+        let ended = tokio::time::timeout(EXIT_STATUS_WAIT, child.wait()).await;
+        match reported {
+            Ok(Ok(rc)) => Ok(decode(rc, elapsed, job.timeout)),
+            Err(_) => Err(lost(format!(
                 "the host did not report the step's end within {}s",
                 limit.as_secs()
             ))),
-            (None, Ok(_)) => {
-                if session.check().await.is_ok() {
+            // stderr ended without the report.
+            Ok(Err(_)) => {
+                if matches!(ended, Ok(Ok(_))) || session.check().await.is_ok() {
                     Err(lost(
                         "the step ended without reporting its exit code (was its shell killed?)"
                             .to_owned(),
@@ -330,14 +336,18 @@ async fn pump_stderr(
     host: String,
     out: mpsc::Sender<Line>,
     marker: String,
-    code: Arc<Mutex<Option<i32>>>,
+    report: oneshot::Sender<i32>,
 ) {
     let mut lines = LineReader::new(reader);
     let mut listening = true;
+    let mut report = Some(report);
     while let Some(mut text) = lines.next_line().await {
         if let Some(at) = text.find(&marker) {
-            let rc = text[at + marker.len()..].trim().parse::<i32>().ok();
-            *code.lock().expect("exit code lock") = rc;
+            if let Some(rc) = text[at + marker.len()..].trim().parse::<i32>().ok()
+                && let Some(report) = report.take()
+            {
+                let _ = report.send(rc);
+            }
             text.truncate(at);
             if text.is_empty() {
                 continue;
@@ -394,7 +404,7 @@ fn remote_command(job: &Job, marker: &str) -> Result<String, String> {
     }
     let secs = job.timeout.as_secs_f64().max(0.001);
     w.push_str(&format!(
-        "  timeout -k {KILL_GRACE_SECS} {secs:.3} sh -c {} deckhand-step\n  rc=$?\n",
+        "  timeout -k {KILL_GRACE_SECS} {secs:.3} sh -c {}\n  rc=$?\n",
         q(&job.script)?
     ));
     w.push_str("else\n  rc=$?\nfi\n");

@@ -233,6 +233,17 @@ impl Sshd {
     /// replaced by `staging` (hosts, strategy, deploy_to), with `tail` appended to the recipe.
     /// `ssh_extra` goes into `[ssh]`.
     pub fn config(&self, staging: &str, tail: &str, ssh_extra: &str) -> PathBuf {
+        self.config_with(staging, tail, ssh_extra, &self.known_hosts)
+    }
+
+    /// Like [`Sshd::config`], checking host keys against `known_hosts`.
+    pub fn config_with(
+        &self,
+        staging: &str,
+        tail: &str,
+        ssh_extra: &str,
+        known_hosts: &Path,
+    ) -> PathBuf {
         let root = self.dir.path().join(format!(
             "cfg{}",
             std::fs::read_dir(self.dir.path()).unwrap().count()
@@ -244,8 +255,8 @@ impl Sshd {
         let ssh = format!(
             "[ssh]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\ncontrol_dir = \"{}\"\n{ssh_extra}\n",
             self.client_key.display(),
-            self.known_hosts.display(),
-            self.dir.path().join("cm").display(),
+            known_hosts.display(),
+            self.control_dir().display(),
         );
         assert!(config.contains("\n[ssh]\n"));
         let mut config = config.replace("\n[ssh]\n", &format!("\n{ssh}"));
@@ -270,6 +281,40 @@ impl Sshd {
             std::fs::write(root.join("deploy.d").join(entry.file_name()), text).unwrap();
         }
         root.join("config/deckhand.toml")
+    }
+
+    /// The `[ssh] control_dir` of the configurations this fixture writes.
+    pub fn control_dir(&self) -> PathBuf {
+        self.dir.path().join("cm")
+    }
+
+    /// PIDs of the ssh master processes of the bot configured by this fixture.
+    pub fn masters(&self) -> Vec<u32> {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(format!("ssh .*{}/", self.control_dir().display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// The PID of the ssh master connected to host `i`, if there is one.
+    pub fn master_of(&self, i: usize) -> Option<u32> {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(format!(
+                "ssh .*{}/.*-p {} ",
+                self.control_dir().display(),
+                self.hosts[i].port
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.trim().parse().ok())
     }
 
     /// `hosts = [...]` naming hosts `0..n` as `api-1`, `api-2`, … at their addresses.

@@ -30,6 +30,7 @@ use crate::config::{HostAddress, HostKeyPolicy, SshSettings};
 use async_trait::async_trait;
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,8 +52,6 @@ const EXIT_STATUS_WAIT: Duration = Duration::from_secs(5);
 pub struct SshExecutor {
     settings: SshSettings,
     control_dir: PathBuf,
-    /// A short temporary control directory when the settings name none.
-    _own_dir: Option<tempfile::TempDir>,
     /// By address (`user@host:port`): the connection and how many leases hold it.
     hosts: Mutex<HashMap<String, Entry>>,
     /// Makes each step's exit marker unique.
@@ -76,23 +75,22 @@ struct Conn {
 }
 
 impl SshExecutor {
-    /// Control sockets go to `settings.control_dir` (created if missing), else a fresh short
-    /// directory under /tmp removed with the executor.
+    /// Control sockets go to `settings.control_dir`, else `/tmp/deckhand-ssh-<uid>`; either
+    /// is created (mode 0700) when missing.
     pub fn new(settings: &SshSettings) -> std::io::Result<Self> {
-        let (control_dir, own) = match &settings.control_dir {
+        let control_dir = match &settings.control_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                (dir.clone(), None)
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)?;
+                dir.clone()
             }
-            None => {
-                let dir = tempfile::Builder::new().prefix("dh-").tempdir_in("/tmp")?;
-                (dir.path().to_path_buf(), Some(dir))
-            }
+            None => default_control_dir()?,
         };
         Ok(Self {
             settings: settings.clone(),
             control_dir,
-            _own_dir: own,
             hosts: Mutex::new(HashMap::new()),
             runs: AtomicU64::new(0),
         })
@@ -363,6 +361,27 @@ async fn pump_stderr(
             listening = out.send(line).await.is_ok();
         }
     }
+}
+
+/// The control directory when `[ssh]` names none: short (socket paths are limited to ~107
+/// bytes), shared by this user's bots (each master gets a fresh directory inside it), and
+/// refused unless it is a directory private to this user.
+fn default_control_dir() -> std::io::Result<PathBuf> {
+    let uid = nix::unistd::getuid();
+    let dir = PathBuf::from(format!("/tmp/deckhand-ssh-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != uid.as_raw() || meta.mode() & 0o077 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory private to this user; remove it, or set `control_dir` in [ssh]",
+            dir.display()
+        )));
+    }
+    Ok(dir)
 }
 
 /// A step's exit code as reported by the wrapper, with `timeout`'s own codes read as a

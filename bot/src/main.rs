@@ -7,7 +7,7 @@ use deckhand::chat::console::{self, ConsoleOut};
 use deckhand::config::Config;
 use deckhand::core::parse;
 use deckhand::engine::{Bot, Clock};
-use deckhand::exec::LocalExecutor;
+use deckhand::exec::Router;
 use deckhand::store::Store;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -157,7 +157,10 @@ async fn run_console(
         .await
         .with_context(|| format!("opening the deploy log in {}", data.display()))?;
     let out = Arc::new(ConsoleOut::stdout());
-    let exec = Arc::new(LocalExecutor::new(&data));
+    let exec = Arc::new(
+        Router::new(&data, &config.ssh)
+            .context("creating the directory for SSH control sockets")?,
+    );
     let bot = Bot::start(Arc::new(config), store, out.clone(), exec, clock).await?;
     if std::io::stdin().is_terminal() {
         // For a person at a terminal only: a script reading stdout sees just the protocol.

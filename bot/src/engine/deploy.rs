@@ -2,7 +2,7 @@
 //! request, and puts it in line (or prints the plan of a dry run).
 
 use super::{Inner, resolve};
-use crate::config::{HealthCheck, Host, HostAddress, Recipe, RecipeEnv};
+use crate::config::{HealthCheck, Host, Recipe, RecipeEnv};
 use crate::core::command::{DeployArgs, DeployId};
 use crate::core::lifecycle::DeployState;
 use crate::core::names::{AppName, EnvName, GitRef, HostName};
@@ -359,16 +359,6 @@ impl<'r> Target<'r> {
                 names,
             )
         })?;
-        // Until the SSH executor lands, only `local` hosts can run; never pretend otherwise.
-        if let Some(h) = hosts
-            .iter()
-            .find(|h| !matches!(h.address, HostAddress::Local))
-        {
-            return Err(format!(
-                "{} in {env} has SSH hosts ({} among them), and this version of deckhand runs only `local` hosts. Nothing was deployed.",
-                recipe.app, h.name
-            ));
-        }
         Ok(Self { env: renv, hosts })
     }
 }

@@ -5,6 +5,7 @@ use crate::core::command::{DeployId, SearchArgs};
 use crate::core::format::{self, deploy_label};
 use crate::core::names::{AppName, EnvName, GitRef};
 use crate::core::{help as helptext, policy};
+use crate::exec::Place;
 use crate::store::{Deploy, DeployKind};
 use std::sync::Arc;
 
@@ -169,15 +170,44 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
     let (Some(renv), Some(probe)) = (recipe.env(&d.env), recipe.version_probe.as_ref()) else {
         return "\n  (the recipe has no version probe: not checked)".to_owned();
     };
-    let found = futures::future::join_all(renv.hosts.iter().map(|h| async move {
-        (
-            h.name.to_string(),
-            run::probe_at(inner, d.app.as_str(), d.env.as_str(), h, probe).await,
-        )
-    }))
+    // Every host at once: connections first (an unreachable host is said so, not guessed at),
+    // then the probes over them, then the connections are given back.
+    let places: Vec<Place> = renv.hosts.iter().map(|h| Place::of(renv, h)).collect();
+    let named: Vec<(&str, &Place)> = renv
+        .hosts
+        .iter()
+        .zip(&places)
+        .map(|(h, p)| (h.name.as_str(), p))
+        .collect();
+    let reached = inner.exec.reach(&named).await;
+    let found = futures::future::join_all(renv.hosts.iter().zip(&places).zip(&reached).map(
+        |((h, place), reached)| async move {
+            let version = match reached {
+                Ok(()) => {
+                    Ok(run::probe_at(inner, d.app.as_str(), d.env.as_str(), place, h, probe).await)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (h.name.to_string(), version)
+        },
+    ))
     .await;
+    let opened: Vec<&Place> = places
+        .iter()
+        .zip(&reached)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(p, _)| p)
+        .collect();
+    inner.exec.close(&opened).await;
     let mut out = String::new();
     for (host, version) in found {
+        let version = match version {
+            Ok(v) => v,
+            Err(why) => {
+                out.push_str(&format!("\n  {host}: not checked ✗ {why}"));
+                continue;
+            }
+        };
         match version {
             Some(v) if v == d.version => out.push_str(&format!("\n  {host}: {v} ✓")),
             Some(v) => out.push_str(&format!(

@@ -8,7 +8,7 @@ use crate::core::format::{self, deploy_label};
 use crate::core::layout::{self, PlannedStep};
 use crate::core::lifecycle::DeployState;
 use crate::core::{plan, policy};
-use crate::exec::{Exit, Job};
+use crate::exec::{Exit, Job, Place};
 use crate::store::{Deploy, DeployKind};
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
@@ -85,7 +85,11 @@ async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
         .lock()
         .expect("cancels lock")
         .insert(id, flag.clone());
-    let target = match run(inner, id, &flag).await {
+    let mut opened: Vec<Place> = Vec::new();
+    let result = run(inner, id, &flag, &mut opened).await;
+    // Whatever way the deploy ended, give back the connections it opened.
+    inner.exec.close(&opened.iter().collect::<Vec<_>>()).await;
+    let target = match result {
         Ok(target) => target,
         Err(err) => {
             tracing::error!("deploy #{id} failed inside deckhand: {err:#}");
@@ -151,6 +155,7 @@ struct Ctx<'a> {
     inner: &'a Arc<Inner>,
     deploy: &'a Deploy,
     recipe: &'a Recipe,
+    renv: &'a RecipeEnv,
     pump: &'a Pump,
     cancel: &'a AtomicBool,
     status: &'a StatusLine,
@@ -161,11 +166,13 @@ struct Ctx<'a> {
     total_hosts: usize,
 }
 
-/// Runs one deploy; returns its target (app, env) so the caller can free it.
+/// Runs one deploy; returns its target (app, env) so the caller can free it. The places whose
+/// connections it opened are added to `opened`, for the caller to close.
 async fn run(
     inner: &Arc<Inner>,
     id: DeployId,
     cancel: &AtomicBool,
+    opened: &mut Vec<Place>,
 ) -> anyhow::Result<Option<(String, String)>> {
     let Some(d) = inner.store.deploy(id).await? else {
         return Ok(None);
@@ -212,11 +219,21 @@ async fn run(
         Err(e) => return Err(e.into()),
     }
     let started = Instant::now();
+    // Every host must answer before any is changed.
+    if let Err(why) = reach_all(inner, renv, &hosts, &status, opened).await {
+        let reason = format!("{why}; no host was changed");
+        end_early(inner, id, &status, DeployState::Failed, &reason).await?;
+        inner
+            .say(&d.channel, &format!("{label} failed: {reason}."))
+            .await;
+        return Ok(target);
+    }
     let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
     let mut ctx = Ctx {
         inner,
         deploy: &d,
         recipe,
+        renv,
         pump: &pump,
         cancel,
         status: &status,
@@ -390,6 +407,43 @@ async fn run(
     Ok(target)
 }
 
+/// Opens the connections of every host of a deploy at once (adding those opened to
+/// `opened`); `Err` says which hosts could not be reached, and why.
+async fn reach_all(
+    inner: &Inner,
+    renv: &RecipeEnv,
+    hosts: &[&Host],
+    status: &StatusLine,
+    opened: &mut Vec<Place>,
+) -> Result<(), String> {
+    let places: Vec<Place> = hosts.iter().map(|h| Place::of(renv, h)).collect();
+    if places
+        .iter()
+        .all(|p| p.address == crate::config::HostAddress::Local)
+    {
+        return Ok(());
+    }
+    status.set("connecting to the hosts").await;
+    let named: Vec<(&str, &Place)> = hosts
+        .iter()
+        .zip(&places)
+        .map(|(h, p)| (h.name.as_str(), p))
+        .collect();
+    let results = inner.exec.reach(&named).await;
+    let mut failed = Vec::new();
+    for (place, result) in places.iter().zip(results) {
+        match result {
+            Ok(()) => opened.push(place.clone()),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
 /// What a deploy needs from the configuration to run, or why it can no longer run.
 fn still_configured<'c>(
     inner: &'c Inner,
@@ -420,17 +474,26 @@ async fn not_started(
     why: &str,
 ) -> anyhow::Result<()> {
     let reason = format!("not started: {why}");
+    end_early(inner, id, status, DeployState::Cancelled, &reason).await
+}
+
+/// Ends a deploy before any host was touched: records `state` with `reason` and shows it.
+async fn end_early(
+    inner: &Inner,
+    id: DeployId,
+    status: &StatusLine,
+    state: DeployState,
+    reason: &str,
+) -> anyhow::Result<()> {
     inner
         .store
-        .transition(
-            id,
-            DeployState::Cancelled,
-            ACTOR,
-            Some(&reason),
-            inner.clock.now(),
-        )
+        .transition(id, state, ACTOR, Some(reason), inner.clock.now())
         .await?;
-    status.set(&reason).await;
+    let shown = match state {
+        DeployState::Failed => format!("failed: {reason}"),
+        _ => reason.to_owned(),
+    };
+    status.set(&shown).await;
     Ok(())
 }
 
@@ -637,9 +700,11 @@ fn job(ctx: &Ctx<'_>, host: &Host, script: &str, timeout: Duration, previous: Op
         app: d.app.to_string(),
         env: d.env.to_string(),
         host: host.name.to_string(),
+        place: Place::of(ctx.renv, host),
         script: script.to_owned(),
         vars,
         timeout,
+        look_only: false,
     }
 }
 
@@ -651,7 +716,7 @@ async fn probe_all(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashMap<String, String> {
     let found = join_all(hosts.iter().map(|h| async move {
         (
             h.name.to_string(),
-            probe_host(ctx.inner, ctx.deploy, h, probe).await,
+            probe_host(ctx.inner, ctx.deploy, &Place::of(ctx.renv, h), h, probe).await,
         )
     }))
     .await;
@@ -665,7 +730,10 @@ async fn probe_all(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashMap<String, String> {
 /// release, complete and not marked bad: those hosts only switch `current` back to it.
 async fn releases_present(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashSet<String> {
     let found = join_all(hosts.iter().map(|h| async move {
-        let job = job(ctx, h, layout::HAS_RELEASE, PROBE_TIMEOUT, None);
+        let job = Job {
+            look_only: true,
+            ..job(ctx, h, layout::HAS_RELEASE, PROBE_TIMEOUT, None)
+        };
         let (tx, rx) = mpsc::channel(64);
         let (result, first) = tokio::join!(ctx.inner.exec.run(&job, tx), first_line(rx));
         let complete = matches!(result, Ok(exit) if exit.success())
@@ -694,8 +762,14 @@ async fn first_line(mut rx: mpsc::Receiver<crate::exec::Line>) -> Option<String>
 }
 
 /// Runs the version probe on one host; its first non-empty line of output, if any.
-pub async fn probe_host(inner: &Inner, d: &Deploy, host: &Host, probe: &str) -> Option<String> {
-    probe_at(inner, d.app.as_str(), d.env.as_str(), host, probe).await
+pub async fn probe_host(
+    inner: &Inner,
+    d: &Deploy,
+    place: &Place,
+    host: &Host,
+    probe: &str,
+) -> Option<String> {
+    probe_at(inner, d.app.as_str(), d.env.as_str(), place, host, probe).await
 }
 
 /// The version probe for an app/env/host, outside any deploy (`live --check`).
@@ -703,6 +777,7 @@ pub async fn probe_at(
     inner: &Inner,
     app: &str,
     env: &str,
+    place: &Place,
     host: &Host,
     probe: &str,
 ) -> Option<String> {
@@ -711,6 +786,7 @@ pub async fn probe_at(
         app: app.to_owned(),
         env: env.to_owned(),
         host: host.name.to_string(),
+        place: place.clone(),
         script: probe.to_owned(),
         vars: vec![
             ("DECKHAND_APP".to_owned(), app.to_owned()),
@@ -718,6 +794,7 @@ pub async fn probe_at(
             ("DECKHAND_HOST".to_owned(), host.name.to_string()),
         ],
         timeout: PROBE_TIMEOUT,
+        look_only: true,
     };
     let (result, first) = tokio::join!(inner.exec.run(&job, tx), first_line(rx));
     match result {

@@ -1,7 +1,7 @@
 //! The local executor: runs steps as child processes on the machine the bot runs on, each
 //! host in its own directory `<data>/hosts/<app>/<env>/<host>`.
 
-use super::{ExecError, Executor, Exit, Job, Line, Stream};
+use super::{ExecError, Executor, Exit, Job, Line, Stream, drain, pump};
 use async_trait::async_trait;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -9,17 +9,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-/// Lines longer than this are cut: one runaway line must not eat the log or the chat.
-const MAX_LINE_BYTES: usize = 8 * 1024;
 /// How long a timed-out step gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
-/// How long to keep reading output after the step's shell exited: a daemon the step started
-/// may hold the pipe open for ever, and must not hold the deploy with it.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 /// The only variables of the bot's own environment a step sees: the bot's environment may hold
 /// chat tokens, which a recipe has no business reading.
 const INHERITED_VARS: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
@@ -47,6 +41,9 @@ impl LocalExecutor {
 impl Executor for LocalExecutor {
     async fn run(&self, job: &Job, out: mpsc::Sender<Line>) -> Result<Exit, ExecError> {
         let dir = self.host_dir(&job.app, &job.env, &job.host);
+        if job.look_only && !dir.is_dir() {
+            return Ok(Exit::Code(0));
+        }
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|source| ExecError::Workdir {
@@ -110,13 +107,7 @@ impl Executor for LocalExecutor {
         };
 
         for reader in readers.into_iter().flatten() {
-            let abort = reader.abort_handle();
-            if tokio::time::timeout(DRAIN_AFTER_EXIT, reader)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
+            drain(reader).await;
         }
         Ok(exit)
     }
@@ -136,39 +127,6 @@ async fn kill_group(pgid: Pid, child: &mut tokio::process::Child) {
     let _ = killpg(pgid, Signal::SIGKILL);
 }
 
-/// Reads one stream line by line (bytes, so invalid UTF-8 cannot stop it) and forwards it.
-async fn pump(
-    reader: impl AsyncRead + Unpin,
-    host: String,
-    stream: Stream,
-    out: mpsc::Sender<Line>,
-) {
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::with_capacity(256);
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                buf.truncate(MAX_LINE_BYTES);
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                let line = Line {
-                    host: host.clone(),
-                    stream,
-                    text,
-                };
-                // A slow consumer applies backpressure; a gone one means nobody listens.
-                if out.send(line).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,9 +136,11 @@ mod tests {
             app: "api".into(),
             env: "staging".into(),
             host: "h1".into(),
+            place: super::super::Place::local(),
             script: script.into(),
             vars: vec![("DECKHAND_VERSION".into(), "$(touch pwned)`x`;|".into())],
             timeout,
+            look_only: false,
         }
     }
 

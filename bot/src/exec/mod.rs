@@ -1,17 +1,52 @@
 //! Executors run one recipe step (a shell script) on one host and stream its output.
 //!
-//! Invariant: this is the only module that starts processes (and, later, SSH sessions). What a
-//! user typed reaches a step only as the value of an environment variable, never as script
-//! text: the script comes from the recipe, the values from [`Job::vars`].
+//! Invariant: this is the only module that starts processes and SSH sessions. What a user
+//! typed reaches a step only as the value of an environment variable, never as script text:
+//! the script comes from the recipe, the values from [`Job::vars`] (shell-quoted when they have
+//! to cross SSH).
 
 pub mod health;
 pub mod local;
+pub mod router;
+pub mod ssh;
 
 use async_trait::async_trait;
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
+use crate::config::{Host, HostAddress, RecipeEnv};
+
 pub use local::LocalExecutor;
+pub use router::Router;
+pub use ssh::SshExecutor;
+
+/// Where a host's steps run: its address and, for SSH hosts, the recipe env's `deploy_to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub address: HostAddress,
+    /// The working directory on an SSH host (see [`ssh`] for how it is resolved). Unused for
+    /// local hosts, which always run in their own directory under the data directory.
+    pub deploy_to: Option<String>,
+}
+
+impl Place {
+    /// The place of `host` in the recipe env `env`.
+    pub fn of(env: &RecipeEnv, host: &Host) -> Place {
+        Place {
+            address: host.address.clone(),
+            deploy_to: env.deploy_to.clone(),
+        }
+    }
+
+    /// The machine the bot runs on.
+    pub fn local() -> Place {
+        Place {
+            address: HostAddress::Local,
+            deploy_to: None,
+        }
+    }
+}
 
 /// One step to run on one host.
 #[derive(Debug, Clone)]
@@ -21,6 +56,8 @@ pub struct Job {
     pub app: String,
     pub env: String,
     pub host: String,
+    /// Where the host is; the router picks the executor by its address.
+    pub place: Place,
     /// The recipe's shell text, run by `sh -c`.
     pub script: String,
     /// `DECKHAND_*` values, passed as environment variables so no value is ever pasted into
@@ -28,6 +65,10 @@ pub struct Job {
     pub vars: Vec<(String, String)>,
     /// Wall-clock limit; the whole process tree is killed when it is reached.
     pub timeout: Duration,
+    /// A look, not a change (the version probe, the release check): the host's directory is
+    /// not created for it; where it does not exist the job prints nothing and exits 0, so a
+    /// host that was never deployed to stays untouched.
+    pub look_only: bool,
 }
 
 /// Which stream a line of output came from.
@@ -92,13 +133,112 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
+    /// An SSH host could not be connected to. `cause` is written for a user ("connection
+    /// refused", "its host key does not match known_hosts …").
+    #[error("could not reach {host} ({address}): {cause}")]
+    Unreachable {
+        host: String,
+        address: String,
+        cause: String,
+    },
+    /// The step was started on an SSH host but its end was never reported: the connection was
+    /// lost (or the wrapper around the step was killed). What it did on the host is unknown.
+    #[error("lost the connection to {host} ({address}) during the step: {cause}")]
+    Lost {
+        host: String,
+        address: String,
+        cause: String,
+    },
 }
 
-/// Runs steps on hosts. The engine owns one per kind of host address; the SSH executor will
-/// implement the same trait.
+/// Runs steps on hosts. The engine holds one (a [`Router`]) that sends each job to the
+/// executor for its host's address.
 #[async_trait]
 pub trait Executor: Send + Sync {
     /// Runs `job` to the end, sending each line of output to `out` as it is printed. Output
     /// that cannot be delivered (the receiver is gone) is dropped, never blocks the step.
     async fn run(&self, job: &Job, out: mpsc::Sender<Line>) -> Result<Exit, ExecError>;
+
+    /// Opens what `hosts` (name, place) need before any step runs there, all at once, and holds
+    /// it until [`Executor::close`]. One result per host, in order; an `Err` names the host and
+    /// the cause. Local hosts need nothing.
+    async fn reach(&self, hosts: &[(&str, &Place)]) -> Vec<Result<(), ExecError>> {
+        hosts.iter().map(|_| Ok(())).collect()
+    }
+
+    /// Gives back what [`Executor::reach`] opened, for the places it reached (not those it
+    /// returned an error for). A connection is closed once nobody holds it any more.
+    async fn close(&self, _places: &[&Place]) {}
+}
+
+/// How long to keep reading output after a step's shell exited: a daemon the step started
+/// may hold the pipe open for ever, and must not hold the deploy with it.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// Waits for an output reader to reach the end of its stream, at most [`DRAIN_AFTER_EXIT`];
+/// its result, or `None` when it had to be stopped.
+pub(crate) async fn drain<T>(reader: tokio::task::JoinHandle<T>) -> Option<T> {
+    let abort = reader.abort_handle();
+    match tokio::time::timeout(DRAIN_AFTER_EXIT, reader).await {
+        Ok(done) => done.ok(),
+        Err(_) => {
+            abort.abort();
+            None
+        }
+    }
+}
+
+/// Lines longer than this are cut: one runaway line must not eat the log or the chat.
+const MAX_LINE_BYTES: usize = 8 * 1024;
+
+/// Reads a stream line by line as bytes, so invalid UTF-8 cannot stop it; line ends are
+/// stripped and overlong lines cut.
+pub(crate) struct LineReader<R> {
+    reader: BufReader<R>,
+    buf: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        Self {
+            reader: BufReader::new(reader),
+            buf: Vec::with_capacity(256),
+        }
+    }
+
+    /// The next line, or `None` at the end of the stream (or on a read error).
+    pub(crate) async fn next_line(&mut self) -> Option<String> {
+        self.buf.clear();
+        match self.reader.read_until(b'\n', &mut self.buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+                    self.buf.pop();
+                }
+                self.buf.truncate(MAX_LINE_BYTES);
+                Some(String::from_utf8_lossy(&self.buf).into_owned())
+            }
+        }
+    }
+}
+
+/// Forwards every line of `reader` to `out` as it is printed. A slow consumer applies
+/// backpressure; a gone one means nobody listens, and reading stops.
+pub(crate) async fn pump(
+    reader: impl AsyncRead + Unpin,
+    host: String,
+    stream: Stream,
+    out: mpsc::Sender<Line>,
+) {
+    let mut lines = LineReader::new(reader);
+    while let Some(text) = lines.next_line().await {
+        let line = Line {
+            host: host.clone(),
+            stream,
+            text,
+        };
+        if out.send(line).await.is_err() {
+            return;
+        }
+    }
 }

@@ -3,12 +3,14 @@
 //! the console adapter printing the console protocol into a buffer we can read.
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use deckhand::chat::ChatEvent;
 use deckhand::chat::console::{CHANNEL, ConsoleOut};
 use deckhand::chat::{ChatOut, Reaction};
 use deckhand::config::Config;
 use deckhand::engine::{Bot, Clock};
-use deckhand::exec::LocalExecutor;
+use deckhand::exec::Router;
 use deckhand::store::Store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -105,7 +107,7 @@ impl TestBot {
         let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
         let buf = SharedBuf::default();
         let out = Arc::new(ConsoleOut::new(Box::new(buf.clone())));
-        let exec = Arc::new(LocalExecutor::new(data.path()));
+        let exec = Arc::new(Router::new(data.path(), &config.ssh).unwrap());
         let chat: Arc<dyn ChatOut> = out.clone();
         let bot = Bot::start(config, store.clone(), chat, exec, clock)
             .await

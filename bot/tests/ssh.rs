@@ -409,3 +409,66 @@ async fn a_connection_lost_mid_step_fails_that_host_and_rolls_it_back() {
     assert_eq!(bot.state(1).await, DeployState::RolledBack);
     assert!(sshd.file(1, "deckhand/api/staging/begun").is_none());
 }
+
+/// The real `deckhand console` binary deploys to SSH hosts by configuration alone: the shipped
+/// example with `api`'s staging hosts pointed at the fixture and an `[ssh]` section.
+#[test]
+fn the_console_binary_deploys_to_ssh_hosts_by_config_alone() {
+    use std::io::Write;
+    let sshd = Sshd::start(2);
+    let staging = format!(
+        "{}\nstrategy = \"rolling\"\ndeploy_to = \"srv/api\"",
+        sshd.hosts_line(2)
+    );
+    let config = sshd.config(&staging, "", "");
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["console", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(data.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"deploy api@v3.1 to staging\n/wait\nlive api in staging --check\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{t}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    says(
+        &t,
+        &[
+            "#1 api@v3.1 → staging: succeeded in",
+            "health: api-1 ok, api-2 ok",
+            "api-2 | current -> releases/v3.1",
+            "api-1: v3.1 ✓",
+            "api-2: v3.1 ✓",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !sshd.masters().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        sshd.masters(),
+        Vec::<u32>::new(),
+        "no ssh master outlives the console"
+    );
+    for i in 0..2 {
+        assert_eq!(sshd.file(i, "srv/api/REVISION").as_deref(), Some("v3.1\n"));
+        assert_eq!(
+            sshd.link(i, "srv/api/current").as_deref(),
+            Some("releases/v3.1")
+        );
+    }
+}

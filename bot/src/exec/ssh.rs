@@ -450,7 +450,10 @@ fn remote_command(job: &Job, marker: &str) -> Result<String, String> {
             "if ! [ -d {dir} ]; then\n  rc=0\nelif cd -- {dir}; then\n"
         ));
     } else {
-        w.push_str(&format!("if mkdir -p -- {dir} && cd -- {dir}; then\n"));
+        // `mkdir` only when needed: every process spawned here is paid on every step.
+        w.push_str(&format!(
+            "if cd -- {dir} 2>/dev/null || {{ mkdir -p -- {dir} && cd -- {dir}; }}; then\n"
+        ));
     }
     for (name, value) in &job.vars {
         if !is_var_name(name) {

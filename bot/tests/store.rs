@@ -5,7 +5,8 @@ use deckhand::core::command::{DeployId, SearchArgs};
 use deckhand::core::lifecycle::DeployState::{self, *};
 use deckhand::core::names::{AppName, EnvName, GitRef, HostName};
 use deckhand::store::{
-    DeployKind, NewDeploy, OutputLine, Store, Stream, TransitionError, spawn_output_writer,
+    DeployKind, NewDeploy, OutputLine, SearchHit, Store, Stream, TransitionError,
+    spawn_output_writer,
 };
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -426,22 +427,45 @@ async fn history_is_newest_first_with_limit_and_ref() {
     assert_eq!(prod, [ids[4], ids[3], ids[2], ids[0]]);
 }
 
+/// One deploy per (app, env, user, final state), 100 minutes apart, each with the lines of
+/// output `output` makes from its id, start (in minutes) and index.
+async fn deploys_with_output(
+    store: &Store,
+    targets: &[(&str, &str, &str, DeployState)],
+    output: impl Fn(DeployId, i64, usize) -> Vec<OutputLine>,
+) -> Vec<DeployId> {
+    let mut ids = Vec::new();
+    for (i, &(a, e, u, end)) in targets.iter().enumerate() {
+        let at = i as i64 * 100;
+        let id = run_to(store, &request(a, e, "v1", u), end, at).await;
+        store.append_output(&output(id, at, i)).await.unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+/// What `q` finds (100 lines at most), each line reduced by `f`, in the order found.
+async fn hits_of<T>(store: &Store, q: &SearchArgs, f: impl Fn(SearchHit) -> T) -> Vec<T> {
+    store
+        .search(q, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(f)
+        .collect()
+}
+
 /// Four deploys with output: (app, env, user, final state), the same error in each.
 async fn searchable() -> (Store, Vec<DeployId>) {
     let store = Store::open_in_memory().await.unwrap();
-    let mut ids = Vec::new();
-    for (i, (a, e, u, end)) in [
+    let targets = [
         ("api", "prod", "alice", Failed),
         ("api", "staging", "alice", Succeeded),
         ("web", "prod", "bob", Succeeded),
         ("api", "prod", "bob", Succeeded),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let at = i as i64 * 100;
-        let id = run_to(&store, &request(a, e, "v1", u), end, at).await;
-        let lines = [
+    ];
+    let ids = deploys_with_output(&store, &targets, |id, at, i| {
+        vec![
             line(id, t(at + 2), "running migrations"),
             line(
                 id,
@@ -449,10 +473,9 @@ async fn searchable() -> (Store, Vec<DeployId>) {
                 &format!("Connection TIMEOUT to db-{i}: retrying"),
             ),
             line(id, t(at + 4), "done in 3s"),
-        ];
-        store.append_output(&lines).await.unwrap();
-        ids.push(id);
-    }
+        ]
+    })
+    .await;
     store
         .note(
             None,
@@ -499,15 +522,7 @@ async fn search_finds_output_by_words_and_filters_newest_first() {
         let mut q = words(&["connection", "timeout"]);
         f(&mut q);
         let store = store.clone();
-        async move {
-            store
-                .search(&q, 10)
-                .await
-                .unwrap()
-                .iter()
-                .map(|h| h.deploy_id)
-                .collect::<Vec<_>>()
-        }
+        async move { hits_of(&store, &q, |h| h.deploy_id).await }
     };
     assert_eq!(
         with(|q| q.app = Some(app("api"))).await,
@@ -873,4 +888,224 @@ async fn dropping_the_writer_still_writes_what_was_sent() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("lines sent before the drop were not written");
+}
+
+/// Deploys whose names share prefixes and hold `-` and `.`, each with the same line of output:
+/// a filter must match its name exactly, never a name that merely starts like it.
+#[tokio::test]
+async fn search_filters_match_whole_names_with_words() {
+    let store = Store::open_in_memory().await.unwrap();
+    let targets = [
+        ("my", "prod", "bob", Succeeded),
+        ("my-app", "prod", "bob.smith", Failed),
+        ("my.app", "prod-eu", "bob-smith", Succeeded),
+        ("my-app", "prod.eu", "Bob", Succeeded),
+        ("my-app", "prod", "bob smith", RolledBack),
+    ];
+    let ids = deploys_with_output(&store, &targets, |id, at, i| {
+        vec![line(
+            id,
+            t(at + 2),
+            &format!("disk full on my-app.internal #{i}"),
+        )]
+    })
+    .await;
+    let search = |q: SearchArgs| {
+        let store = store.clone();
+        async move { hits_of(&store, &q, |h| h.deploy_id.unwrap()).await }
+    };
+    let disk = |f: fn(&mut SearchArgs)| {
+        let mut q = words(&["disk", "full"]);
+        f(&mut q);
+        search(q)
+    };
+    assert_eq!(disk(|_| {}).await, [ids[4], ids[3], ids[2], ids[1], ids[0]]);
+    assert_eq!(disk(|q| q.app = Some(app("my"))).await, [ids[0]]);
+    assert_eq!(
+        disk(|q| q.app = Some(app("my-app"))).await,
+        [ids[4], ids[3], ids[1]]
+    );
+    assert_eq!(disk(|q| q.app = Some(app("my.app"))).await, [ids[2]]);
+    assert_eq!(
+        disk(|q| q.env = Some(env("prod"))).await,
+        [ids[4], ids[1], ids[0]]
+    );
+    assert_eq!(disk(|q| q.env = Some(env("prod-eu"))).await, [ids[2]]);
+    assert_eq!(
+        disk(|q| {
+            q.app = Some(app("my-app"));
+            q.env = Some(env("prod"));
+        })
+        .await,
+        [ids[4], ids[1]]
+    );
+    // Both hold for the same deploy: my-app went to prod and prod.eu, my.app to prod-eu.
+    assert!(
+        disk(|q| {
+            q.app = Some(app("my-app"));
+            q.env = Some(env("prod-eu"));
+        })
+        .await
+        .is_empty()
+    );
+    // Users are matched exactly, case and spaces included.
+    assert_eq!(disk(|q| q.user = Some("bob".into())).await, [ids[0]]);
+    assert_eq!(disk(|q| q.user = Some("Bob".into())).await, [ids[3]]);
+    assert_eq!(disk(|q| q.user = Some("bob smith".into())).await, [ids[4]]);
+    assert_eq!(disk(|q| q.user = Some("bob.smith".into())).await, [ids[1]]);
+    assert!(disk(|q| q.user = Some("smith".into())).await.is_empty());
+    assert_eq!(
+        disk(|q| {
+            q.app = Some(app("my-app"));
+            q.status = Some(Succeeded);
+        })
+        .await,
+        [ids[3]]
+    );
+    assert_eq!(
+        disk(|q| {
+            q.app = Some(app("my-app"));
+            q.since = Some(t(150));
+            q.until = Some(t(400));
+        })
+        .await,
+        [ids[3]]
+    );
+    assert_eq!(
+        disk(|q| {
+            q.app = Some(app("my-app"));
+            q.env = Some(env("prod"));
+            q.user = Some("bob smith".into());
+            q.status = Some(RolledBack);
+            q.since = Some(t(400));
+        })
+        .await,
+        [ids[4]]
+    );
+    // Words are matched in the text only, never in the filter tokens (`appx` + hex of `my`).
+    assert!(search(words(&["appx6d79"])).await.is_empty());
+    // Filters alone go through the index too, and still list every line of the deploy
+    // (requested, three transitions, one line of output), newest first.
+    let q = SearchArgs {
+        app: Some(app("my.app")),
+        user: Some("bob-smith".into()),
+        ..SearchArgs::default()
+    };
+    let hits = store.search(&q, 100).await.unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(hits.iter().all(|h| h.deploy_id == Some(ids[2])));
+    assert_eq!(hits[0].text, "disk full on my-app.internal #2");
+    assert!(hits.windows(2).all(|w| w[0].at >= w[1].at));
+    // Query syntax in words, next to filters, is plain text.
+    for hostile in [
+        "\"",
+        "*",
+        "NEAR",
+        "OR",
+        "-",
+        "NOT",
+        "disk\" OR \"x",
+        "tags:x",
+    ] {
+        let mut q = words(&["disk", hostile, "zebra"]);
+        q.app = Some(app("my"));
+        assert!(search(q).await.is_empty(), "{hostile:?}");
+    }
+    let mut q = words(&["disk", "\"", "*", "-"]);
+    q.env = Some(env("prod-eu"));
+    assert_eq!(search(q).await, [ids[2]]);
+}
+
+/// A log written before migration 0003 (by migrations 0001 and 0002 only, with 0001's FTS
+/// trigger indexing its lines) keeps its history searchable, words and filters, once `Store`
+/// brings it up to date; new lines come first.
+#[tokio::test]
+async fn a_log_from_before_0003_is_migrated_and_stays_searchable() {
+    use sqlx::{ConnectOptions, Connection};
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("migrations");
+    std::fs::create_dir(&old).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    for name in ["0001_deploy_log.sql", "0002_policy.sql"] {
+        std::fs::copy(shipped.join(name), old.join(name)).unwrap();
+    }
+    let path = dir.path().join("deckhand.db");
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    let migrator = sqlx::migrate::Migrator::new(old.as_path()).await.unwrap();
+    assert_eq!(migrator.iter().count(), 2);
+    migrator.run(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO deploys (id, app, env, git_ref, version, kind, requested_by, channel, \
+         state, created_at, finished_at) VALUES \
+         (1, 'api', 'prod', 'v1', 'v1', 'deploy', 'alice', 'console', 'succeeded', 0, 60000), \
+         (2, 'my-app', 'prod.eu', 'v2', 'v2', 'deploy', 'bob', 'console', 'failed', 0, 60000)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO log_lines (deploy_id, at, kind, host, stream, text) VALUES \
+         (1, 1000, 'output', 'api-1', 'stdout', 'old connection timeout'), \
+         (2, 2000, 'output', 'web-1', 'stderr', 'old connection refused'), \
+         (NULL, 3000, 'event', NULL, NULL, 'carol locked prod: connection drill')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // 0001's trigger indexed them in its own table.
+    let indexed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM log_fts WHERE log_fts MATCH 'connection'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(indexed, 3);
+    conn.close().await.unwrap();
+
+    let store = Store::open(&path).await.unwrap();
+    let texts = |q: SearchArgs| {
+        let store = store.clone();
+        async move { hits_of(&store, &q, |h| h.text).await }
+    };
+    assert_eq!(
+        texts(words(&["connection"])).await,
+        [
+            "carol locked prod: connection drill",
+            "old connection refused",
+            "old connection timeout"
+        ]
+    );
+    let q = SearchArgs {
+        app: Some(app("my-app")),
+        env: Some(env("prod.eu")),
+        ..words(&["connection"])
+    };
+    assert_eq!(texts(q).await, ["old connection refused"]);
+    let q = SearchArgs {
+        user: Some("alice".into()),
+        ..SearchArgs::default()
+    };
+    assert_eq!(texts(q).await, ["old connection timeout"]);
+    // New lines and events are indexed alongside, newest first.
+    let id = run_to(&store, &request("api", "prod", "v3", "alice"), Succeeded, 0).await;
+    store
+        .append_output(&[line(id, t(5), "new connection timeout")])
+        .await
+        .unwrap();
+    let q = SearchArgs {
+        app: Some(app("api")),
+        ..words(&["connection", "timeout"])
+    };
+    assert_eq!(
+        texts(q).await,
+        ["new connection timeout", "old connection timeout"]
+    );
+    assert_eq!(
+        texts(words(&["alice", "requested", "v3"])).await,
+        ["alice requested deploy api@v3 to prod"]
+    );
 }

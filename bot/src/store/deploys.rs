@@ -1,6 +1,7 @@
 //! Deploy requests, their transitions and notes, their steps, and bad versions.
 
 use super::Store;
+use super::output::index_lines;
 use super::rows::{self, DeployRow, EventRow, StepRow, deploy_columns, millis};
 use super::types::{Deploy, Event, NewDeploy, Step, TransitionError};
 use crate::core::command::DeployId;
@@ -433,14 +434,17 @@ pub(crate) async fn insert_event(
     .execute(&mut *conn)
     .await
     .with_context(what)?;
-    sqlx::query("INSERT INTO log_lines (deploy_id, at, kind, text) VALUES (?, ?, 'event', ?)")
-        .bind(id)
-        .bind(millis(at))
-        .bind(e.text)
-        .execute(&mut *conn)
-        .await
-        .with_context(what)?;
-    Ok(())
+    let line: i64 = sqlx::query_scalar(
+        "INSERT INTO log_lines (deploy_id, at, kind, text) VALUES (?, ?, 'event', ?) \
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(millis(at))
+    .bind(e.text)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(what)?;
+    index_lines(conn, line).await.with_context(what)
 }
 
 pub(crate) async fn fetch_deploy(

@@ -59,7 +59,16 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Up to 64 MiB of page cache per connection (allocated as pages are read, so a small
+            // log stays small): FTS5 merges read back the segments it just wrote, and searches
+            // read the same index pages again and again.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory")
+            // Checkpoint every ~40 MB of WAL instead of every 4 MB: FTS5 rewrites the same
+            // pages as it merges segments, and pages rewritten between two checkpoints are
+            // copied into the database once.
+            .pragma("wal_autocheckpoint", "10000");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)

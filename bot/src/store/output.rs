@@ -14,19 +14,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
 
 /// A batch is written when it holds this many lines…
-pub const BATCH_LINES: usize = 1000;
+pub const BATCH_LINES: usize = 10_000;
 /// …or when its oldest line has waited this long.
 pub const BATCH_WAIT: Duration = Duration::from_millis(50);
 /// Lines (and flush requests) the channel holds before `send` waits: a few batches, so the
 /// writer can commit one while producers fill the next.
-const CHANNEL_CAPACITY: usize = 8 * BATCH_LINES;
+const CHANNEL_CAPACITY: usize = 4 * BATCH_LINES;
 
-/// Multi-row INSERTs of these sizes, largest first, so a full batch is one statement. Why it
-/// matters: each statement costs a round trip to sqlx's SQLite worker thread, and, because the
-/// FTS trigger makes it a multi-table write, FTS5 flushes its pending terms into a new index
-/// segment at each statement; fewer statements mean fewer, larger segments and less merging.
-/// 1000 rows × 5 parameters stays far below SQLite's limit of 32766.
-const ROWS_PER_INSERT: [usize; 4] = [BATCH_LINES, 100, 10, 1];
+/// Multi-row INSERTs of these sizes, largest first: each statement costs a round trip to sqlx's
+/// SQLite worker thread, so a full batch is ten statements. 1000 rows × 5 parameters stays far
+/// below SQLite's limit of 32766.
+const ROWS_PER_INSERT: [usize; 4] = [1000, 100, 10, 1];
 
 /// `INSERT … VALUES (…), (…), …` for each size in `ROWS_PER_INSERT`. Built once from constants
 /// (no input goes into them) and `'static`, as sqlx requires of SQL text.
@@ -40,8 +38,8 @@ static INSERTS: LazyLock<[String; 4]> = LazyLock::new(|| {
 });
 
 impl Store {
-    /// Writes `lines` in one transaction, with prepared statements that sqlx caches and reuses
-    /// from call to call.
+    /// Writes `lines` in one transaction, and indexes them for search in the same one, with
+    /// prepared statements that sqlx caches and reuses from call to call.
     pub async fn append_output(&self, lines: &[OutputLine]) -> anyhow::Result<()> {
         if lines.is_empty() {
             return Ok(());
@@ -51,9 +49,15 @@ impl Store {
             .begin_with(BEGIN_WRITE)
             .await
             .context("cannot start a transaction")?;
+        // The write lock is ours: the new lines get the ids from `first` on.
+        let first: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM log_lines")
+            .fetch_one(&mut *tx)
+            .await
+            .context("cannot read the log's last line")?;
         insert_lines(&mut tx, lines)
             .await
             .with_context(|| format!("cannot write {} lines of output", lines.len()))?;
+        index_lines(&mut tx, first).await?;
         tx.commit().await.context("cannot commit output")
     }
 }
@@ -75,6 +79,22 @@ async fn insert_lines(conn: &mut SqliteConnection, mut lines: &[OutputLine]) -> 
             lines = rest;
         }
     }
+    Ok(())
+}
+
+/// Indexes for search the lines from id `first` on, that is the lines the current write
+/// transaction added: all in one statement and newest first, the ascending order of the
+/// index's rowids (minus the ids). FTS5 starts a new segment whenever a rowid goes down, so
+/// indexing row by row in id order would write one per line (migration 0003).
+pub(crate) async fn index_lines(conn: &mut SqliteConnection, first: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO log_search (rowid, text, tags) \
+         SELECT -id, text, tags FROM log_search_rows WHERE id >= ? ORDER BY id DESC",
+    )
+    .bind(first)
+    .execute(conn)
+    .await
+    .context("cannot index lines for search")?;
     Ok(())
 }
 

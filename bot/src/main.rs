@@ -92,7 +92,7 @@ fn main() -> ExitCode {
 
 fn parse_command(message: &str) -> ExitCode {
     let parsed = parse::parse_direct(message);
-    println!("{}", parse::to_json(&parsed));
+    print_out(&parse::to_json(&parsed).to_string());
     match parsed {
         parse::Parsed::Command(_) => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
@@ -109,7 +109,7 @@ fn check(config: Option<PathBuf>) -> ExitCode {
     };
     match Config::load(&path) {
         Ok(cfg) => {
-            println!("{}", deckhand::config::summary(&cfg, chrono::Utc::now()));
+            print_out(&deckhand::config::summary(&cfg, chrono::Utc::now()));
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -189,4 +189,11 @@ fn config_path(given: Option<PathBuf>, data: &Path) -> anyhow::Result<PathBuf> {
             data.display()
         )
     })
+}
+
+/// Prints a command's answer. A reader that went away (`deckhand check | head`) is not an
+/// error worth a panic: the answer was for it alone.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

@@ -4,27 +4,9 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(args)
-        .current_dir(common::repo())
-        .env("DECKHAND_DATA", data)
-        .env_remove("DECKHAND_NOW")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::deckhand;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -414,7 +414,6 @@ async fn a_connection_lost_mid_step_fails_that_host_and_rolls_it_back() {
 /// example with `api`'s staging hosts pointed at the fixture and an `[ssh]` section.
 #[test]
 fn the_console_binary_deploys_to_ssh_hosts_by_config_alone() {
-    use std::io::Write;
     let sshd = Sshd::start(2);
     let staging = format!(
         "{}\nstrategy = \"rolling\"\ndeploy_to = \"srv/api\"",
@@ -422,23 +421,11 @@ fn the_console_binary_deploys_to_ssh_hosts_by_config_alone() {
     );
     let config = sshd.config(&staging, "", "");
     let data = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["console", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(data.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"deploy api@v3.1 to staging\n/wait\nlive api in staging --check\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::deckhand(
+        &["console", "--config", config.to_str().unwrap()],
+        "deploy api@v3.1 to staging\n/wait\nlive api in staging --check\n",
+        data.path(),
+    );
     let t = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -233,3 +233,25 @@ impl TestBot {
         self.out.knows(id)
     }
 }
+
+/// Runs the real `deckhand` binary from the repository root with `args`, its data directory
+/// `data` and `stdin` as its input, as a script would.
+pub fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(args)
+        .current_dir(repo())
+        .env("DECKHAND_DATA", data)
+        .env_remove("DECKHAND_NOW")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

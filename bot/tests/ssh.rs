@@ -459,3 +459,32 @@ fn the_console_binary_deploys_to_ssh_hosts_by_config_alone() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_key_the_host_does_not_accept_fails_before_any_host_changes() {
+    let sshd = Sshd::start(2);
+    let config = sshd.config(&sshd.hosts_line(2), "", "");
+    // The bot's identity is a key no host has in authorized_keys.
+    let stranger = sshd.dir.path().join("stranger_key");
+    common::sshd::keygen(&stranger);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &sshd.client_key.display().to_string(),
+        &stranger.display().to_string(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let bot = bot_with(config).await;
+    let t = run(&bot, "deploy api@v1.2.0 to staging").await;
+    let want = format!(
+        "could not reach api-1 ({}): authentication failed",
+        sshd.address(0)
+    );
+    says(&t, &[&want, "no host was changed"]);
+    assert_eq!(bot.state(1).await, DeployState::Failed);
+    for i in 0..2 {
+        assert!(
+            sshd.home_entries(i).is_empty(),
+            "host {} was touched",
+            i + 1
+        );
+    }
+}

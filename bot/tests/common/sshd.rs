@@ -42,7 +42,7 @@ fn require(path: &str) {
     );
 }
 
-fn keygen(path: &Path) -> String {
+pub fn keygen(path: &Path) -> String {
     let out = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "deckhand-test", "-f"])
         .arg(path)

@@ -294,7 +294,7 @@ impl Sshd {
             .arg("-f")
             .arg(format!("ssh .*{}/", self.control_dir().display()))
             .output()
-            .unwrap();
+            .expect("pgrep not found: run `bash .ci/test`, which installs procps");
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.trim().parse().ok())
@@ -311,7 +311,7 @@ impl Sshd {
                 self.hosts[i].port
             ))
             .output()
-            .unwrap();
+            .expect("pgrep not found: run `bash .ci/test`, which installs procps");
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .find_map(|l| l.trim().parse().ok())
@@ -338,8 +338,10 @@ impl Sshd {
             .arg("-f")
             .arg(pattern)
             .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
+            // Without pgrep every process would look gone: fail instead of passing blindly.
+            .expect("pgrep not found: run `bash .ci/test`, which installs procps")
+            .status
+            .success()
     }
 }
 

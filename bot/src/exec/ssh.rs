@@ -484,15 +484,7 @@ fn is_var_name(name: &str) -> bool {
 fn connect_cause(err: &openssh::Error, timeout: Duration) -> String {
     let text = match err {
         openssh::Error::Connect(io) => io.to_string(),
-        other => {
-            let mut s = other.to_string();
-            let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(other);
-            while let Some(e) = cur {
-                s = format!("{s}: {e}");
-                cur = e.source();
-            }
-            s
-        }
+        other => chain(other),
     };
     let lower = text.to_lowercase();
     if lower.contains("remote host identification has changed")

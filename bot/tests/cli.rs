@@ -165,6 +165,16 @@ fn check_summarises_the_example_and_points_at_errors() {
         s.contains("api") && s.contains("web") && s.contains("weekend"),
         "{s}"
     );
+    assert!(
+        s.contains("layout: releases (keeps the newest 5")
+            && s.contains("deploy = release, build, migrate, switch, cleanup"),
+        "{s}"
+    );
+    assert!(
+        s.contains("ssh:\n  strict host keys (ssh's default known_hosts)")
+            && s.contains("up to 8 commands at once per host"),
+        "{s}"
+    );
 
     let bad = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(bad.path().join("config")).unwrap();

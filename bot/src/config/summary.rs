@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::freeze::{FreezeKind, FreezeWindow, WindowEnd};
-use crate::config::model::{Approvals, Config, Emergency, EnvPolicy};
+use crate::config::model::{Approvals, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings};
 use crate::config::recipe::{HealthCheck, Host, Recipe};
 
 /// The `deckhand check` report for a valid configuration, as of `now`.
@@ -38,6 +38,8 @@ pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
     for (name, policy) in &config.envs {
         let _ = writeln!(out, "  {name}: {}", rules(policy));
     }
+
+    let _ = writeln!(out, "\nssh:\n  {}", ssh(&config.ssh));
 
     let _ = writeln!(out, "\nwindows:");
     let mut any = false;
@@ -262,4 +264,29 @@ fn both(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 
 fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
+}
+
+/// "strict host keys (~/.ssh/known_hosts), key ~/.ssh/id, connect timeout 10s, …".
+fn ssh(s: &SshSettings) -> String {
+    let policy = match s.host_key_policy {
+        HostKeyPolicy::Strict => "strict host keys",
+        HostKeyPolicy::AcceptNew => "host keys: accept new, refuse changed",
+    };
+    let known = s.known_hosts.as_ref().map_or_else(
+        || "ssh's default known_hosts".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let key = s.identity_file.as_ref().map_or_else(
+        || "ssh's default keys".to_owned(),
+        |p| format!("key {}", p.display()),
+    );
+    let control = s.control_dir.as_ref().map_or_else(
+        || "control sockets in /tmp/deckhand-ssh-<uid>".to_owned(),
+        |p| format!("control sockets in {}", p.display()),
+    );
+    format!(
+        "{policy} ({known}), {key}, connect timeout {}, up to {} commands at once per host, {control}",
+        human(s.connect_timeout),
+        s.max_sessions
+    )
 }

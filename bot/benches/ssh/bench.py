@@ -152,15 +152,21 @@ def run_measured(argv, *, env=None, stdin_data=b"", cwd=None, sample=0.05,
     cpu = 0.0
     maxrss = 0
     status = None
-    while status is None:
-        pid, st, ru = os.wait4(-1, 0)
+
+    def account(pid, ru):
+        """Counts a reaped process's CPU and RSS; False for an sshd fixture (not the tool's)."""
+        nonlocal cpu, maxrss
         if pid in fixture_pids:
             fixture_pids.discard(pid)
             r.note += f" an sshd fixture (pid {pid}) died;"
-            continue
+            return False
         cpu += ru.ru_utime + ru.ru_stime
         maxrss = max(maxrss, ru.ru_maxrss)
-        if pid == p.pid:
+        return True
+
+    while status is None:
+        pid, st, ru = os.wait4(-1, 0)
+        if account(pid, ru) and pid == p.pid:
             status = st
             r.wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
@@ -173,12 +179,7 @@ def run_measured(argv, *, env=None, stdin_data=b"", cwd=None, sample=0.05,
         except ChildProcessError:
             break
         if pid:
-            if pid in fixture_pids:
-                fixture_pids.discard(pid)
-                r.note += f" an sshd fixture (pid {pid}) died;"
-                continue
-            cpu += ru.ru_utime + ru.ru_stime
-            maxrss = max(maxrss, ru.ru_maxrss)
+            account(pid, ru)
             continue
         left = our_tree()
         if not left:

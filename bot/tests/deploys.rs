@@ -387,3 +387,99 @@ async fn the_release_layout_switches_marks_bad_keeps_five_and_rolls_back_by_swit
     assert_eq!(kept, ["v2.1", "v2.2", "v2.3", "v2.4", "v2.5"]);
     assert_eq!(current(), "releases/v2.5");
 }
+
+/// A tiny HTTP server on 127.0.0.1: answers every request with `status` (changeable), and
+/// remembers the request lines it got.
+struct HealthServer {
+    port: u16,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HealthServer {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (st, sn) = (status.clone(), seen.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (st, sn) = (st.clone(), sn.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = sock.read(&mut buf).await.unwrap_or(0);
+                    let request = String::from_utf8_lossy(&buf[..n]);
+                    sn.lock()
+                        .unwrap()
+                        .push(request.lines().next().unwrap_or_default().to_owned());
+                    let code = st.load(std::sync::atomic::Ordering::SeqCst);
+                    let reply = format!(
+                        "HTTP/1.1 {code} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                    );
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Self { port, status, seen }
+    }
+}
+
+#[tokio::test]
+async fn an_http_health_check_passes_on_200_and_rolls_back_on_503() {
+    let server = HealthServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::example_edited(dir.path(), "api", "", |c| c);
+    // The api recipe's command check replaced by an HTTP one against the server.
+    let recipe_path = config.parent().unwrap().join("../deploy.d/api.toml");
+    let recipe = std::fs::read_to_string(&recipe_path).unwrap();
+    let cut = recipe.find("[health]").unwrap();
+    let health = format!(
+        "[health]\nurl = \"http://{{address}}:{}/healthz?host={{host}}\"\nretries = 2\ninterval = \"50ms\"\ntimeout = \"2s\"\n",
+        server.port
+    );
+    std::fs::write(&recipe_path, format!("{}{health}", &recipe[..cut])).unwrap();
+    let bot = TestBot::with(
+        config,
+        tempfile::tempdir().unwrap(),
+        common::clock("2026-11-23T10:00:00Z"),
+    )
+    .await;
+
+    bot.say("alice", "deploy api@v1 to staging").await;
+    bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Succeeded);
+    assert_eq!(
+        server.seen.lock().unwrap().first().map(String::as_str),
+        Some("GET /healthz?host=api-staging HTTP/1.1"),
+        "{{address}} and {{host}} are filled in"
+    );
+
+    server
+        .status
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    bot.say("alice", "deploy api@v2 to staging").await;
+    bot.wait().await;
+    let t = bot.transcript();
+    assert!(
+        t.contains("#2 api@v2 → staging rolled back: health check failed on api-staging"),
+        "{t}"
+    );
+    assert!(t.contains("503"), "the status is named:\n{t}");
+    assert_eq!(bot.state(2).await, DeployState::RolledBack);
+    assert_eq!(
+        bot.host_file("api", "staging", "api-staging", "REVISION")
+            .as_deref(),
+        Some("v1\n"),
+        "back on v1"
+    );
+    assert_eq!(
+        server.seen.lock().unwrap().len(),
+        3,
+        "1 check, then 2 tries"
+    );
+}

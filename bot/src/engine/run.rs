@@ -822,7 +822,7 @@ async fn health(ctx: &Ctx<'_>, host: &Host, check: &HealthCheck) -> Result<(), S
                 timeout,
                 ..
             } => {
-                let url = url.replace("{host}", host.name.as_str());
+                let url = health_url(url, host);
                 crate::exec::health::http_check(&url, *expect_status, *timeout).await
             }
             HealthCheck::Command { run, timeout, .. } => {
@@ -847,6 +847,18 @@ async fn health(ctx: &Ctx<'_>, host: &Host, check: &HealthCheck) -> Result<(), S
         "{last} (tried {tries} time{})",
         if tries == 1 { "" } else { "s" }
     ))
+}
+
+/// A health check's URL for one host: `{host}` is the host's name in the recipe, `{address}`
+/// the network address deckhand reaches it at (an SSH host's host part; `127.0.0.1` for a
+/// local host), so a host named `api-1` at `deploy@10.0.0.5` can be checked at its address.
+fn health_url(url: &str, host: &Host) -> String {
+    let address = match &host.address {
+        crate::config::HostAddress::Ssh { host, .. } => host.as_str(),
+        crate::config::HostAddress::Local => "127.0.0.1",
+    };
+    url.replace("{host}", host.name.as_str())
+        .replace("{address}", address)
 }
 
 enum RollbackResult {

@@ -284,6 +284,25 @@ async fn exit_codes_127_and_255_are_reported_as_such() {
 }
 
 #[tokio::test]
+async fn stderr_keeps_its_empty_lines_and_a_long_unended_line_does_not_hide_the_exit_code() {
+    let tail = task("blank", &[("blank", "printf 'a\\n\\nb\\n\\n' >&2")])
+        + &task(
+            "long",
+            &[("long", "head -c 20000 /dev/zero | tr '\\0' y >&2; exit 3")],
+        );
+    let (_sshd, bot) = fleet(1, "", &tail).await;
+    let t = run(&bot, "deploy:blank api to staging").await;
+    says(
+        &t,
+        &["[m2 > m1] api-1 ! a\n    api-1 ! \n    api-1 ! b\n    api-1 ! \n[m1 edited]"],
+    );
+    let t = run(&bot, "deploy:long api to staging").await;
+    says(&t, &["step `long` failed on api-1 (exit code 3)"]);
+    assert!(!t.contains("lost the connection"), "{t}");
+    assert!(!t.contains("deckhand-exit"), "the marker never shows:\n{t}");
+}
+
+#[tokio::test]
 async fn live_check_finds_a_host_changed_by_hand() {
     // Each fake host's own home (an absolute path would be shared: they are one machine).
     let (sshd, bot) = fleet(3, "deploy_to = \"~/app\"", "").await;

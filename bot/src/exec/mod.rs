@@ -206,19 +206,37 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
     }
 
-    /// The next line, or `None` at the end of the stream (or on a read error).
+    /// The next line, or `None` at the end of the stream (or on a read error). At most
+    /// `MAX_LINE_BYTES` (and its line end) of a line are kept in memory: the rest is read and
+    /// dropped, so a step printing gigabytes without a newline costs no more than that.
     pub(crate) async fn next_line(&mut self) -> Option<String> {
         self.buf.clear();
-        match self.reader.read_until(b'\n', &mut self.buf).await {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
-                    self.buf.pop();
-                }
-                self.buf.truncate(MAX_LINE_BYTES);
-                Some(String::from_utf8_lossy(&self.buf).into_owned())
+        let mut read_any = false;
+        loop {
+            let chunk = self.reader.fill_buf().await.ok()?;
+            if chunk.is_empty() {
+                break;
+            }
+            read_any = true;
+            let (len, ends) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(at) => (at + 1, true),
+                None => (chunk.len(), false),
+            };
+            let room = (MAX_LINE_BYTES + 2).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..len.min(room)]);
+            self.reader.consume(len);
+            if ends {
+                break;
             }
         }
+        if !read_any {
+            return None;
+        }
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        self.buf.truncate(MAX_LINE_BYTES);
+        Some(String::from_utf8_lossy(&self.buf).into_owned())
     }
 }
 
@@ -240,5 +258,30 @@ pub(crate) async fn pump(
         if out.send(line).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_endless_line_is_cut_without_being_held_whole() {
+        let mut input = vec![b'x'; 1 << 20];
+        input.extend_from_slice(b"\r\nnext\n\nlast without newline");
+        let mut lines = LineReader::new(&input[..]);
+        let first = lines.next_line().await.unwrap();
+        assert_eq!(first.len(), MAX_LINE_BYTES);
+        assert!(
+            lines.buf.capacity() < 4 * MAX_LINE_BYTES,
+            "never held the whole line"
+        );
+        assert_eq!(lines.next_line().await.as_deref(), Some("next"));
+        assert_eq!(lines.next_line().await.as_deref(), Some(""));
+        assert_eq!(
+            lines.next_line().await.as_deref(),
+            Some("last without newline")
+        );
+        assert_eq!(lines.next_line().await, None);
     }
 }

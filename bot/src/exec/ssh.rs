@@ -369,17 +369,31 @@ async fn pump_stderr(
     let mut lines = LineReader::new(reader);
     let mut listening = true;
     let mut report = Some(report);
-    while let Some(mut text) = lines.next_line().await {
-        if let Some(at) = text.find(&marker) {
-            if let Some(rc) = text[at + marker.len()..].trim().parse::<i32>().ok()
+    // An empty line is held back one line: the newline the wrapper prints before its marker
+    // makes one when the step's output ended its last line, and that one is not output.
+    let mut held_empty = false;
+    while let Some(text) = lines.next_line().await {
+        if let Some(rest) = text.strip_prefix(marker.as_str()) {
+            if let Some(rc) = rest.trim().parse::<i32>().ok()
                 && let Some(report) = report.take()
             {
                 let _ = report.send(rc);
             }
-            text.truncate(at);
-            if text.is_empty() {
-                continue;
-            }
+            held_empty = false;
+            continue;
+        }
+        if std::mem::replace(&mut held_empty, text.is_empty()) && listening {
+            listening = out
+                .send(Line {
+                    host: host.clone(),
+                    stream: Stream::Stderr,
+                    text: String::new(),
+                })
+                .await
+                .is_ok();
+        }
+        if held_empty {
+            continue;
         }
         if listening {
             let line = Line {
@@ -390,6 +404,17 @@ async fn pump_stderr(
             // Nobody listens any more; keep reading for the marker.
             listening = out.send(line).await.is_ok();
         }
+    }
+    // The stream ended without the marker (the connection went): an empty line held back
+    // was the step's own.
+    if held_empty && listening {
+        let _ = out
+            .send(Line {
+                host,
+                stream: Stream::Stderr,
+                text: String::new(),
+            })
+            .await;
     }
 }
 
@@ -467,7 +492,12 @@ fn remote_command(job: &Job, marker: &str) -> Result<String, String> {
         q(&job.script)?
     ));
     w.push_str("else\n  rc=$?\nfi\n");
-    w.push_str(&format!("printf '%s %s\\n' {} \"$rc\" >&2\n", q(marker)?));
+    // On a line of its own even after output that did not end its line (which may be cut
+    // at the line limit): the reader drops the one empty line this may add.
+    w.push_str(&format!(
+        "printf '\\n%s %s\\n' {} \"$rc\" >&2\n",
+        q(marker)?
+    ));
     Ok(format!("exec sh -c {}", q(&w)?))
 }
 

@@ -507,3 +507,40 @@ async fn a_key_the_host_does_not_accept_fails_before_any_host_changes() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_connection_lost_on_one_host_rolls_back_the_others_too() {
+    let tail = task("slow", &[("begin", "touch begun; sleep 2; touch finished")]);
+    let (sshd, bot) = fleet(2, "strategy = \"parallel\"", &tail).await;
+    bot.say("alice", "deploy:slow api@v5 to staging").await;
+    assert!(
+        until(10, || {
+            sshd.file(0, "deckhand/api/staging/begun").is_some()
+                && sshd.file(1, "deckhand/api/staging/begun").is_some()
+        })
+        .await,
+        "the step started on both hosts"
+    );
+    let master = sshd.master_of(1).expect("api-2's master connection");
+    let killed = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(master.to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    bot.wait().await;
+    let t = bot.transcript();
+    says(
+        &t,
+        &[
+            "step `begin` failed on api-2 (lost the connection to api-2",
+            "rolling back api-1, api-2",
+            "api-1 | nothing was live before: removed current and REVISION",
+            "api-2 | nothing was live before: removed current and REVISION",
+            "#1 api@v5 → staging rolled back",
+        ],
+    );
+    assert_eq!(bot.state(1).await, DeployState::RolledBack);
+    // api-1 finished its step (a batch runs to its end) before the rollout stopped.
+    assert!(sshd.file(0, "deckhand/api/staging/finished").is_some());
+}

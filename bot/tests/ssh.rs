@@ -48,6 +48,19 @@ async fn masters_closed(sshd: &Sshd, what: &str) {
     assert!(closed, "{what}: {:?} still run", sshd.masters());
 }
 
+/// Kills the ssh master connection to host `i`, as a network failure would end it.
+fn kill_master(sshd: &Sshd, i: usize) {
+    let master = sshd
+        .master_of(i)
+        .unwrap_or_else(|| panic!("no master connection to host {}", i + 1));
+    let killed = std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(master.to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
 /// Asserts that the transcript `t` says each of `wants`.
 fn says(t: &str, wants: &[&str]) {
     for w in wants {
@@ -404,13 +417,7 @@ async fn a_connection_lost_mid_step_fails_that_host_and_rolls_it_back() {
         until(10, || sshd.file(0, "deckhand/api/staging/begun").is_some()).await,
         "the step started on api-1"
     );
-    let master = sshd.master_of(0).expect("api-1's master connection");
-    let killed = std::process::Command::new("kill")
-        .arg("-KILL")
-        .arg(master.to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill_master(&sshd, 0);
     bot.wait().await;
     let t = bot.transcript();
     let lost = format!(
@@ -521,13 +528,7 @@ async fn a_connection_lost_on_one_host_rolls_back_the_others_too() {
         .await,
         "the step started on both hosts"
     );
-    let master = sshd.master_of(1).expect("api-2's master connection");
-    let killed = std::process::Command::new("kill")
-        .arg("-KILL")
-        .arg(master.to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill_master(&sshd, 1);
     bot.wait().await;
     let t = bot.transcript();
     says(

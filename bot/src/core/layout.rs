@@ -36,6 +36,14 @@ pub struct PlannedStep<'a> {
     pub builtin: bool,
 }
 
+impl PlannedStep<'_> {
+    /// The recipe's own text of the step (without the `cd` into the release the layout puts
+    /// before it); `None` for the layout's own steps.
+    pub fn own_text(&self) -> Option<&str> {
+        (!self.builtin).then(|| self.script.strip_prefix(IN_RELEASE).unwrap_or(&self.script))
+    }
+}
+
 /// The steps a host runs for `task` (named `task_name`) under `layout`. Only the `deploy` task
 /// makes a release; other tasks (`deploy:migrate`) run as written, in the host's directory.
 pub fn task_steps<'a>(layout: Layout, task_name: &str, task: &'a Task) -> Vec<PlannedStep<'a>> {
@@ -221,6 +229,8 @@ mod tests {
         );
         assert!(steps[1].script.ends_with("echo build"));
         assert!(steps[0].builtin && !steps[1].builtin);
+        assert_eq!(steps[1].own_text(), Some("echo build"));
+        assert_eq!(steps[0].own_text(), None);
     }
 
     #[test]

@@ -398,7 +398,6 @@ fn dry_run_plan(
         target.hosts.len(),
         batches.len()
     ));
-    let own = &recipe.tasks[&new.task].steps;
     let steps = crate::core::layout::task_steps(recipe.layout, &new.task, &recipe.tasks[&new.task]);
     for (bi, batch) in batches.iter().enumerate() {
         for host in &target.hosts[batch.clone()] {
@@ -409,10 +408,9 @@ fn dry_run_plan(
                 host.name
             ));
             for (si, step) in steps.iter().enumerate() {
-                // The recipe's own text (not the `cd` into the release the layout adds).
-                let first = match own.iter().find(|s| s.name == step.name) {
-                    Some(s) if !step.builtin => s.run.lines().next().unwrap_or_default(),
-                    _ => "(built in: release layout)",
+                let first = match step.own_text() {
+                    Some(text) => text.lines().next().unwrap_or_default(),
+                    None => "(built in: release layout)",
                 };
                 out.push_str(&format!("\n  {}. {}: {}", si + 1, step.name, first));
             }

@@ -172,16 +172,10 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
     };
     // Every host at once: connections first (an unreachable host is said so, not guessed at),
     // then the probes over them, then the connections are given back.
-    let places: Vec<Place> = renv.hosts.iter().map(|h| Place::of(renv, h)).collect();
-    let named: Vec<(&str, &Place)> = renv
-        .hosts
-        .iter()
-        .zip(&places)
-        .map(|(h, p)| (h.name.as_str(), p))
-        .collect();
-    let reached = inner.exec.reach(&named).await;
-    let found = futures::future::join_all(renv.hosts.iter().zip(&places).zip(&reached).map(
-        |((h, place), reached)| async move {
+    let hosts: Vec<&crate::config::Host> = renv.hosts.iter().collect();
+    let reached = run::reach(inner, renv, &hosts).await;
+    let found = futures::future::join_all(hosts.iter().zip(&reached).map(
+        |(h, (place, reached))| async move {
             let version = match reached {
                 Ok(()) => {
                     Ok(run::probe_at(inner, d.app.as_str(), d.env.as_str(), place, h, probe).await)
@@ -192,9 +186,8 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
         },
     ))
     .await;
-    let opened: Vec<&Place> = places
+    let opened: Vec<&Place> = reached
         .iter()
-        .zip(&reached)
         .filter(|(_, r)| r.is_ok())
         .map(|(p, _)| p)
         .collect();

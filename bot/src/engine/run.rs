@@ -416,24 +416,17 @@ async fn reach_all(
     status: &StatusLine,
     opened: &mut Vec<Place>,
 ) -> Result<(), String> {
-    let places: Vec<Place> = hosts.iter().map(|h| Place::of(renv, h)).collect();
-    if places
+    if hosts
         .iter()
-        .all(|p| p.address == crate::config::HostAddress::Local)
+        .all(|h| h.address == crate::config::HostAddress::Local)
     {
         return Ok(());
     }
     status.set("connecting to the hosts").await;
-    let named: Vec<(&str, &Place)> = hosts
-        .iter()
-        .zip(&places)
-        .map(|(h, p)| (h.name.as_str(), p))
-        .collect();
-    let results = inner.exec.reach(&named).await;
     let mut failed = Vec::new();
-    for (place, result) in places.iter().zip(results) {
+    for (place, result) in reach(inner, renv, hosts).await {
         match result {
-            Ok(()) => opened.push(place.clone()),
+            Ok(()) => opened.push(place),
             Err(e) => failed.push(e.to_string()),
         }
     }
@@ -442,6 +435,23 @@ async fn reach_all(
     } else {
         Err(failed.join("; "))
     }
+}
+
+/// Opens what `hosts` of `renv` need, all at once: each host's place with how that went.
+/// Whatever was reached must be given back with `Executor::close`.
+pub(super) async fn reach(
+    inner: &Inner,
+    renv: &RecipeEnv,
+    hosts: &[&Host],
+) -> Vec<(Place, Result<(), crate::exec::ExecError>)> {
+    let places: Vec<Place> = hosts.iter().map(|h| Place::of(renv, h)).collect();
+    let named: Vec<(&str, &Place)> = hosts
+        .iter()
+        .zip(&places)
+        .map(|(h, p)| (h.name.as_str(), p))
+        .collect();
+    let results = inner.exec.reach(&named).await;
+    places.into_iter().zip(results).collect()
 }
 
 /// What a deploy needs from the configuration to run, or why it can no longer run.
@@ -734,11 +744,11 @@ async fn releases_present(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashSet<String> {
             look_only: true,
             ..job(ctx, h, layout::HAS_RELEASE, PROBE_TIMEOUT, None)
         };
-        let (tx, rx) = mpsc::channel(64);
-        let (result, first) = tokio::join!(ctx.inner.exec.run(&job, tx), first_line(rx));
-        let complete = matches!(result, Ok(exit) if exit.success())
-            && first.as_deref() == Some(layout::RELEASE_COMPLETE);
-        (h.name.to_string(), complete)
+        let answer = look(ctx.inner, &job).await;
+        (
+            h.name.to_string(),
+            answer.as_deref() == Some(layout::RELEASE_COMPLETE),
+        )
     }))
     .await;
     found
@@ -747,18 +757,25 @@ async fn releases_present(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashSet<String> {
         .collect()
 }
 
-/// The first non-empty line a step printed on stdout.
-async fn first_line(mut rx: mpsc::Receiver<crate::exec::Line>) -> Option<String> {
-    let mut first = None;
-    while let Some(line) = rx.recv().await {
-        if first.is_none()
-            && line.stream == crate::exec::Stream::Stdout
-            && !line.text.trim().is_empty()
-        {
-            first = Some(line.text.trim().to_owned());
+/// Runs a look-only job; the first non-empty line it printed on stdout, if it succeeded.
+async fn look(inner: &Inner, job: &Job) -> Option<String> {
+    let (tx, mut rx) = mpsc::channel(64);
+    let (result, first) = tokio::join!(inner.exec.run(job, tx), async {
+        let mut first = None;
+        while let Some(line) = rx.recv().await {
+            if first.is_none()
+                && line.stream == crate::exec::Stream::Stdout
+                && !line.text.trim().is_empty()
+            {
+                first = Some(line.text.trim().to_owned());
+            }
         }
+        first
+    });
+    match result {
+        Ok(exit) if exit.success() => first,
+        _ => None,
     }
-    first
 }
 
 /// Runs the version probe on one host; its first non-empty line of output, if any.
@@ -781,7 +798,6 @@ pub async fn probe_at(
     host: &Host,
     probe: &str,
 ) -> Option<String> {
-    let (tx, rx) = mpsc::channel(64);
     let job = Job {
         app: app.to_owned(),
         env: env.to_owned(),
@@ -796,11 +812,7 @@ pub async fn probe_at(
         timeout: PROBE_TIMEOUT,
         look_only: true,
     };
-    let (result, first) = tokio::join!(inner.exec.run(&job, tx), first_line(rx));
-    match result {
-        Ok(exit) if exit.success() => first,
-        _ => None,
-    }
+    look(inner, &job).await
 }
 
 /// Health check on one host, tried up to `retries` times.

@@ -10,8 +10,8 @@
 //!   Host keys are checked strictly unless `host_key_policy = "accept-new"`.
 //! - **Sessions per host.** At most `max_sessions` commands run at once over one master (sshd
 //!   refuses more than its `MaxSessions`, 10 by default); the rest wait their turn.
-//! - **A step on the host** runs as `sh -c` of a small wrapper: `cd "$HOME"`, then create and
-//!   enter the working directory (`deploy_to`, or `deckhand/<app>/<env>` when the recipe sets
+//! - **A step on the host** runs as `sh -c` of a small wrapper: `cd "$HOME"`, then enter the
+//!   working directory (created when missing, never for a look-only job) (`deploy_to`, or `deckhand/<app>/<env>` when the recipe sets
 //!   none; a relative path, or one starting with `~/`, is relative to the login user's home),
 //!   export the `DECKHAND_*` values shell-quoted, and run the recipe's script as
 //!   `timeout -k 2 <secs> sh -c '<script>'`, so the time limit is enforced *on the host* and

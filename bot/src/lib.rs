@@ -7,6 +7,7 @@
 //! - [`exec`]: executors that run recipe steps on hosts. The only module that starts processes.
 //! - [`engine`]: the bot itself: turns chat events into core decisions, store writes, executor runs.
 //! - [`chat`]: the chat boundary (events in, posts and edits out) and the console adapter.
+//! - [`datadir`]: the data directory, held by one bot at a time.
 //!
 //! See ARCHITECTURE.md for each module's invariant.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@
 pub mod chat;
 pub mod config;
 pub mod core;
+pub mod datadir;
 pub mod engine;
 pub mod exec;
 pub mod store;

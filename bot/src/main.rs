@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use deckhand::chat::console::{self, ConsoleOut};
 use deckhand::config::Config;
+use deckhand::datadir::DataDir;
 use deckhand::core::parse;
 use deckhand::engine::{Bot, Clock};
 use deckhand::exec::Router;
@@ -79,8 +80,12 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
-            match runtime.block_on(run_console(config, user, now, data)) {
-                Ok(()) => ExitCode::SUCCESS,
+            let result = runtime.block_on(run_console(config, user, now, data));
+            // The console's stdin is read on a blocking thread that may never return: do not
+            // wait for it.
+            runtime.shutdown_background();
+            match result {
+                Ok(code) => code,
                 Err(err) => {
                     eprintln!("deckhand: {err:#}");
                     ExitCode::FAILURE
@@ -138,7 +143,7 @@ async fn run_console(
     user: String,
     now: Option<String>,
     data: PathBuf,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitCode> {
     let clock = match now {
         Some(t) => Clock::starting_at(
             chrono::DateTime::parse_from_rfc3339(&t)
@@ -149,10 +154,12 @@ async fn run_console(
         ),
         None => Clock::real(),
     };
+    // Taken first, before anything in the directory is written, and held until the process
+    // ends.
+    let _claim = DataDir::claim(&data)?;
     let path = config_path(config, &data)?;
     let config = Config::load(&path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("creating the data directory {}", data.display()))?;
+    let grace = config.bot.shutdown_grace;
     let store = Store::open(&data.join("deckhand.db"))
         .await
         .with_context(|| format!("opening the deploy log in {}", data.display()))?;
@@ -170,7 +177,60 @@ async fn run_console(
         );
     }
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    console::run(&bot, &out, stdin, &user).await
+    let mut signals = Signals::new()?;
+    tokio::select! {
+        done = console::run(&bot, &out, stdin, &user) => done.map(|()| ExitCode::SUCCESS),
+        first = signals.next() => Ok(stop(&bot, grace, first, &mut signals).await),
+    }
+}
+
+/// SIGTERM and SIGINT, as they come.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+        })
+    }
+
+    /// The name of the next signal received.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// After a first signal: a graceful stop (exit 0), or a stop at once on a second (exit 1).
+/// See docs/reliability.md.
+async fn stop(
+    bot: &Bot,
+    grace: std::time::Duration,
+    first: &str,
+    signals: &mut Signals,
+) -> ExitCode {
+    eprintln!(
+        "deckhand: {first} received: stopping. No new command or deploy is taken; running deploys get {} to finish. Send it again to stop at once.",
+        deckhand::core::format::duration(grace)
+    );
+    tokio::select! {
+        () = bot.shutdown(grace) => {
+            eprintln!("deckhand: stopped.");
+            ExitCode::SUCCESS
+        }
+        second = signals.next() => {
+            bot.abort().await;
+            eprintln!("deckhand: {second} received again: stopped at once; deploys in flight are recorded as interrupted and their hosts are checked at the next start.");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `--config`, else `./config/deckhand.toml`, else the example embedded in the binary,

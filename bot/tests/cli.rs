@@ -112,6 +112,12 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(db.exists());
+    // The step died with the bot (its guard saw the lifeline close), `sleep 60` included.
+    assert_eq!(
+        common::leftover_processes(data.path(), 1, std::time::Duration::from_secs(5)),
+        Vec::<u32>::new(),
+        "processes of #1 outlived the bot"
+    );
 
     let out = deckhand(
         &["console", "--config", cfg.to_str().unwrap()],
@@ -121,7 +127,13 @@ fn a_deploy_interrupted_by_a_crash_is_reported_on_the_next_start() {
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with(
-            "[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran, and its hold on api in staging is released."
+            "[m1] #1 api@v9 → staging was interrupted: deckhand stopped while it ran. Before anything else deploys to api in staging, deckhand makes sure nothing of it still runs on its hosts."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "#1 api@v9 → staging: nothing of it was still running on api-staging; its hold on api in staging is released."
         ),
         "{stdout}"
     );

@@ -387,6 +387,8 @@ async fn twenty_steps_at_once_on_one_host_all_run() {
             vars: vec![("N".into(), n.to_string())],
             timeout: Duration::from_secs(20),
             look_only: false,
+            tag: Some("deckhand#1@sessions".into()),
+            halt: Default::default(),
         };
         let exec = &exec;
         async move {

@@ -679,7 +679,14 @@ async fn interrupted_deploys_are_recovered() {
     let active: Vec<_> = store.active().await.unwrap().iter().map(|d| d.id).collect();
     assert_eq!(active, [running, verifying, waiting]);
 
-    let recovered = store.recover_interrupted(t(40)).await.unwrap();
+    let step = store
+        .start_step(running, "api-1", "deploy", 0, "build", t(5))
+        .await
+        .unwrap();
+    let recovered = store
+        .interrupt_running("deckhand stopped while it ran", t(40))
+        .await
+        .unwrap();
     assert_eq!(
         recovered.iter().map(|d| d.id).collect::<Vec<_>>(),
         [running, verifying]
@@ -703,7 +710,27 @@ async fn interrupted_deploys_are_recovered() {
             .collect::<Vec<_>>(),
         [waiting]
     );
-    assert!(store.recover_interrupted(t(50)).await.unwrap().is_empty());
+    assert!(
+        store
+            .interrupt_running("again", t(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // No step of an interrupted deploy stays running.
+    let steps = store.steps(running).await.unwrap();
+    assert_eq!(steps[0].id, step);
+    assert_eq!(steps[0].outcome, "interrupted");
+    assert_eq!(steps[0].finished_at, Some(t(40)));
+    // Their hold stays until recovery released it, once.
+    let held: Vec<_> = store.unreleased().await.unwrap().iter().map(|d| d.id).collect();
+    assert_eq!(held, [running, verifying]);
+    assert!(store.release(running, "nothing left", t(60)).await.unwrap());
+    assert!(!store.release(running, "twice", t(61)).await.unwrap());
+    let held: Vec<_> = store.unreleased().await.unwrap().iter().map(|d| d.id).collect();
+    assert_eq!(held, [verifying]);
+    assert_eq!(store.events(running).await.unwrap().pop().unwrap().kind, "released");
+    assert_eq!(store.log_tag().await.unwrap().len(), 12);
 }
 
 #[tokio::test]

@@ -73,6 +73,9 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out.iter().collect()
 }
 
+/// How long running deploys get to finish when deckhand is asked to stop.
+pub const DEFAULT_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn check_bot(
     c: &mut Checker<'_>,
     raw: Option<Spanned<RawBot>>,
@@ -122,11 +125,17 @@ fn check_bot(
         }
         Some(e) => env_ref(c, e, env_names, "bot.default_env"),
     };
+    let shutdown_grace = c.duration_or(
+        raw.shutdown_grace.as_ref(),
+        "bot.shutdown_grace",
+        DEFAULT_SHUTDOWN_GRACE,
+    );
     Some(BotSettings {
         name: name?,
         prefixes: prefixes?,
         default_env: default_env?,
         recipes,
+        shutdown_grace: shutdown_grace?,
     })
 }
 

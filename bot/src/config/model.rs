@@ -37,6 +37,9 @@ pub struct BotSettings {
     /// The recipes directory (`recipes = "…"`, relative to the config file's directory;
     /// default `deploy.d` next to the config file).
     pub recipes: PathBuf,
+    /// On SIGTERM or SIGINT, how long running deploys get to finish before they are stopped
+    /// and rolled back (`shutdown_grace`, default 30s; docs/reliability.md).
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// `[envs.<env>]`: the policy for deploys to one env (product.md §5).

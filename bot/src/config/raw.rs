@@ -58,6 +58,7 @@ pub(crate) struct RawBot {
     pub prefixes: Option<Vec<S<String>>>,
     pub default_env: Option<S<String>>,
     pub recipes: Option<S<String>>,
+    pub shutdown_grace: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

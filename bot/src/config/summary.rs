@@ -17,7 +17,7 @@ pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
     let prefixes: Vec<String> = bot.prefixes.iter().map(|p| format!("`{p}`")).collect();
     let _ = writeln!(
         out,
-        "{}: bot `{}`, prefixes {}, default env {}, recipes in {}",
+        "{}: bot `{}`, prefixes {}, default env {}, recipes in {}, shutdown grace {}",
         config.path.display(),
         bot.name,
         if prefixes.is_empty() {
@@ -26,7 +26,8 @@ pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
             prefixes.join(" ")
         },
         bot.default_env,
-        bot.recipes.display()
+        bot.recipes.display(),
+        crate::core::format::duration(bot.shutdown_grace)
     );
 
     let _ = writeln!(out, "\napps:");

@@ -11,8 +11,10 @@ mod deploy;
 mod locks;
 mod progress;
 mod queries;
+mod recover;
 mod resolve;
 mod run;
+mod shutdown;
 
 pub use clock::Clock;
 
@@ -58,6 +60,14 @@ pub(crate) struct Inner {
     /// Deploys holding their target but waiting for a freeze to end or a lock to go. They
     /// are not "in progress" for `/wait` and the console's end of input.
     pub parked: Mutex<HashSet<DeployId>>,
+    /// This deploy log's mark, part of every step's tag (`exec::step_tag`).
+    pub log_tag: String,
+    /// Set when a shutdown begins: no deploy starts any more and messages are answered with
+    /// "deckhand is stopping" (see `shutdown`).
+    pub stopping: AtomicBool,
+    /// Cancelled when a shutdown's grace runs out: every deploy step still running is stopped
+    /// (its rollback is not).
+    pub halt: tokio_util::sync::CancellationToken,
 }
 
 impl Bot {
@@ -72,6 +82,7 @@ impl Bot {
     ) -> anyhow::Result<Bot> {
         let (start_tx, start_rx) = mpsc::unbounded_channel();
         let name = config.bot.name.clone();
+        let log_tag = store.log_tag().await?;
         let inner = Arc::new(Inner {
             output: crate::store::spawn_output_writer(store.clone()),
             config,
@@ -86,9 +97,12 @@ impl Bot {
             mentions: vec![name.clone(), format!("@{name}")],
             told: Mutex::new(HashSet::new()),
             parked: Mutex::new(HashSet::new()),
+            log_tag,
+            stopping: AtomicBool::new(false),
+            halt: Default::default(),
         });
         tokio::spawn(run::dispatcher(Arc::downgrade(&inner), start_rx));
-        run::recover(&inner).await?;
+        recover::recover(&inner).await?;
         tokio::spawn(ticker(Arc::downgrade(&inner)));
         Ok(Bot { inner })
     }
@@ -117,6 +131,14 @@ impl Bot {
                     Parsed::NotAddressed => {}
                     Parsed::NotUnderstood(err) => {
                         inner.say(&channel, &err.message).await;
+                    }
+                    Parsed::Command(_) if self.is_stopping() => {
+                        inner
+                            .say(
+                                &channel,
+                                "deckhand is stopping and takes no commands now; ask again once it is back.",
+                            )
+                            .await;
                     }
                     Parsed::Command(cmd) => {
                         if let Err(err) = dispatch(inner, &channel, &user, cmd).await {

@@ -36,47 +36,6 @@ pub async fn dispatcher(inner: Weak<Inner>, mut starts: mpsc::UnboundedReceiver<
     }
 }
 
-/// On start: in-flight deploys of the last run are marked interrupted and reported; deploys
-/// that were approved or queued are put back in line, oldest first.
-pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
-    let now = inner.clock.now();
-    for d in inner.store.recover_interrupted(now).await? {
-        let label = label(&d);
-        let text = format!(
-            "{label} was interrupted: deckhand stopped while it ran, and its hold on {} in {} is released. Its hosts may be part-way through; check them with `live {} in {} --check`, then deploy again or `rollback {} in {}`.",
-            d.app, d.env, d.app, d.env, d.app, d.env
-        );
-        inner.say(&d.channel, &text).await;
-    }
-    for d in inner.store.active().await? {
-        if d.state == DeployState::AwaitingApproval {
-            // Asked again in a fresh message: reactions on the old one may no longer reach
-            // us (the console numbers its messages anew each run).
-            super::approval::announce_again(inner, &d).await?;
-            continue;
-        }
-        let d = match d.state {
-            DeployState::Approved => {
-                inner
-                    .store
-                    .transition(d.id, DeployState::Queued, ACTOR, None, now)
-                    .await?
-            }
-            DeployState::Queued => d,
-            _ => continue,
-        };
-        let slot = inner
-            .queues
-            .lock()
-            .expect("queues lock")
-            .enqueue((d.app.to_string(), d.env.to_string()), d.id);
-        if slot == crate::core::queue::Slot::StartNow {
-            let _ = inner.start_tx.send(d.id);
-        }
-    }
-    Ok(())
-}
-
 /// Runs a deploy to its end, then frees its target; returns the next deploy to start there.
 async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -182,6 +141,10 @@ async fn run(
         // Cancelled while it waited for its turn.
         return Ok(target);
     }
+    if inner.stopping.load(Ordering::SeqCst) {
+        // deckhand is stopping: it stays queued in the log and is put back in line at start.
+        return Ok(target);
+    }
     let label = label(&d);
     let status = StatusLine::new(
         inner.clone(),
@@ -193,7 +156,7 @@ async fn run(
     // Policy again, at start: a freeze may have begun or a lock been taken since the request.
     match gate(inner, &d, &status, cancel).await? {
         Gate::Go => {}
-        Gate::Cancelled => return Ok(target),
+        Gate::Cancelled | Gate::Stopping => return Ok(target),
         Gate::Refused(why) => {
             not_started(inner, id, &status, &why).await?;
             return Ok(target);
@@ -320,6 +283,10 @@ async fn run(
                         }
                     }
                 }
+            }
+            if inner.halt.is_cancelled() && matches!(outcome, Outcome::HealthFailed { .. }) {
+                // Its check was stopped by a shutdown: that says nothing of the version.
+                outcome = Outcome::Cancelled;
             }
             if !matches!(outcome, Outcome::Done) {
                 break 'rollout;
@@ -512,6 +479,8 @@ enum Gate {
     Go,
     Refused(String),
     Cancelled,
+    /// deckhand is stopping: the deploy stays queued for the next start.
+    Stopping,
 }
 
 /// Holds the deploy at the head of its queue while a freeze or a lock is in the way, saying
@@ -531,6 +500,10 @@ async fn gate(
         if cancel.load(Ordering::SeqCst) {
             unpark();
             return Ok(Gate::Cancelled);
+        }
+        if inner.stopping.load(Ordering::SeqCst) {
+            unpark();
+            return Ok(Gate::Stopping);
         }
         let Some(env_policy) = inner.config.env(&d.env) else {
             unpark();
@@ -652,6 +625,14 @@ async fn run_host(
         );
         let result = ctx.inner.exec.run(&job, ctx.pump.sender()).await;
         ctx.pump.flush().await;
+        if let Ok(Exit::Stopped) = result {
+            ctx.inner
+                .store
+                .finish_step(step_id, None, "stopped", ctx.inner.clock.now())
+                .await?;
+            out.failure = Some(HostFailure::Cancelled);
+            return Ok(out);
+        }
         let (code, outcome, failure) = match result {
             Ok(Exit::Code(0)) => (Some(0), "ok", None),
             Ok(Exit::Code(c)) => (Some(c), "failed", Some(format!("exit code {c}"))),
@@ -661,6 +642,7 @@ async fn run_host(
                 Some(format!("timed out after {}", format::duration(job.timeout))),
             ),
             Ok(Exit::Signal(s)) => (None, "failed", Some(format!("killed by signal {s}"))),
+            Ok(Exit::Stopped) => unreachable!("handled above"),
             Err(e) => (None, "error", Some(format!("{:#}", anyhow::Error::from(e)))),
         };
         ctx.inner
@@ -715,6 +697,8 @@ fn job(ctx: &Ctx<'_>, host: &Host, script: &str, timeout: Duration, previous: Op
         vars,
         timeout,
         look_only: false,
+        tag: Some(crate::exec::step_tag(&ctx.inner.log_tag, d.id)),
+        halt: ctx.inner.halt.clone(),
     }
 }
 
@@ -811,6 +795,8 @@ pub async fn probe_at(
         ],
         timeout: PROBE_TIMEOUT,
         look_only: true,
+        tag: None,
+        halt: inner.halt.clone(),
     };
     look(inner, &job).await
 }
@@ -914,13 +900,17 @@ async fn rollback_hosts(ctx: &Ctx<'_>, touched: &[&Host], mark_bad: bool) -> Rol
         .await;
     let results = join_all(touched.iter().map(|h| async move {
         for step in steps {
-            let job = job(
-                ctx,
-                h,
-                &step.script,
-                step.timeout.unwrap_or(ctx.recipe.step_timeout),
-                None,
-            );
+            let job = Job {
+                // A shutdown stops deploy steps, never the rollback that follows them.
+                halt: Default::default(),
+                ..job(
+                    ctx,
+                    h,
+                    &step.script,
+                    step.timeout.unwrap_or(ctx.recipe.step_timeout),
+                    None,
+                )
+            };
             match ctx.inner.exec.run(&job, ctx.pump.sender()).await {
                 Ok(exit) if exit.success() => {}
                 _ => return false,

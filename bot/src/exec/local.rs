@@ -1,10 +1,11 @@
 //! The local executor: runs steps as child processes on the machine the bot runs on, each
 //! host in its own directory `<data>/hosts/<app>/<env>/<host>`.
 
-use super::{ExecError, Executor, Exit, Job, Line, Stream, drain, pump};
+use super::{ExecError, Executor, Exit, Job, Line, Place, Stream, Swept, drain, pump};
 use async_trait::async_trait;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -54,13 +55,17 @@ impl Executor for LocalExecutor {
 
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
+            .arg(GUARD)
+            .arg(job.tag.as_deref().unwrap_or("deckhand"))
             .arg(&job.script)
             .current_dir(&dir)
             .env_clear()
-            .stdin(Stdio::null())
+            // The lifeline: the guard's stdin, a pipe the bot holds open and never writes.
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Its own process group, so a timeout can kill everything the step started.
+            // Its own process group, so a timeout (or the guard) can kill everything the step
+            // started, and a Ctrl-C meant for the bot does not reach it.
             .process_group(0)
             .kill_on_drop(true);
         for name in INHERITED_VARS {
@@ -74,6 +79,8 @@ impl Executor for LocalExecutor {
             host: job.host.clone(),
             source,
         })?;
+        // Held until the step has ended: dropping it (or the bot dying) ends the step.
+        let lifeline = child.stdin.take();
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
         let readers = [
             child
@@ -86,7 +93,11 @@ impl Executor for LocalExecutor {
                 .map(|r| tokio::spawn(pump(r, job.host.clone(), Stream::Stderr, out.clone()))),
         ];
 
-        let exit = match tokio::time::timeout(job.timeout, child.wait()).await {
+        let ended = tokio::select! {
+            status = tokio::time::timeout(job.timeout, child.wait()) => status.map_err(|_| Exit::TimedOut),
+            () = job.halt.cancelled() => Err(Exit::Stopped),
+        };
+        let exit = match ended {
             Ok(status) => {
                 let status = status.map_err(|source| ExecError::Wait {
                     host: job.host.clone(),
@@ -98,19 +109,126 @@ impl Executor for LocalExecutor {
                     (None, None) => Exit::Code(-1),
                 }
             }
-            Err(_elapsed) => {
+            Err(why) => {
                 if let Some(pgid) = pgid {
                     kill_group(pgid, &mut child).await;
                 }
-                Exit::TimedOut
+                why
             }
         };
+        drop(lifeline);
 
-        for reader in readers.into_iter().flatten() {
-            drain(reader).await;
-        }
+        drain(readers.into_iter().flatten()).await;
         Ok(exit)
     }
+
+    async fn sweep(&self, host: &str, _place: &Place, tag: &str) -> Result<Swept, ExecError> {
+        let tag = tag.to_owned();
+        let found = tokio::task::spawn_blocking(move || sweep_local(&tag))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        found.map_err(|source| ExecError::Sweep {
+            host: host.to_owned(),
+            source,
+        })
+    }
+}
+
+/// The guard every local step runs under (`sh -c GUARD <tag> <script>`): it runs the script as
+/// `sh -c <script>` with `$0` = the tag (so the tag is in the command line of the step's shell
+/// as well as the guard's), in the background with stdin from /dev/null, and watches its own
+/// stdin, the bot's lifeline: at end of file (the bot closed it, or died) it kills the whole
+/// process group, itself included. A step that ends normally ends the watcher and passes its
+/// exit code on. `read` is a builtin, so the watcher costs no process of its own.
+const GUARD: &str = r#"exec 3<&0 </dev/null
+sh -c "$1" "$0" 3<&- &
+step=$!
+{ while read -r _ <&3; do :; done; kill -KILL 0; } >/dev/null 2>&1 &
+watch=$!
+exec 3<&-
+wait "$step"
+rc=$?
+kill "$watch" 2>/dev/null
+exit "$rc"
+"#;
+
+/// Kills, with their process groups, the processes of this machine whose command line carries
+/// `tag`, until none is left; how many processes were killed.
+fn sweep_local(tag: &str) -> std::io::Result<Swept> {
+    let own = nix::unistd::getpgrp();
+    let mut killed = HashSet::new();
+    for _round in 0..20 {
+        let procs = processes()?;
+        let groups: HashSet<i32> = procs
+            .iter()
+            .filter(|p| p.cmdline.contains(tag))
+            .map(|p| p.pgid)
+            .filter(|&g| g > 1 && g != own.as_raw())
+            .collect();
+        let members: Vec<i32> = procs
+            .iter()
+            .filter(|p| groups.contains(&p.pgid))
+            .map(|p| p.pid)
+            .collect();
+        if members.is_empty() {
+            return Ok(Swept {
+                killed: killed.len(),
+            });
+        }
+        for g in &groups {
+            let _ = killpg(Pid::from_raw(*g), Signal::SIGKILL);
+        }
+        killed.extend(members);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(std::io::Error::other(format!(
+        "processes marked {tag} were still there after being killed"
+    )))
+}
+
+/// A live process of this machine, as `/proc` shows it.
+struct Proc {
+    pid: i32,
+    pgid: i32,
+    /// Its arguments joined by spaces.
+    cmdline: String,
+}
+
+/// Every live (not zombie) process `/proc` lists. One that ends while it is read is skipped.
+fn processes() -> std::io::Result<Vec<Proc>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let (Ok(stat), Ok(cmdline)) = (
+            std::fs::read_to_string(entry.path().join("stat")),
+            std::fs::read(entry.path().join("cmdline")),
+        ) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let (Some(state), Some(pgid)) = (fields.first(), fields.get(2)) else {
+            continue;
+        };
+        if *state == "Z" || *state == "X" {
+            continue;
+        }
+        let Ok(pgid) = pgid.parse() else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        out.push(Proc { pid, pgid, cmdline });
+    }
+    Ok(out)
 }
 
 /// SIGTERM to the whole group, then SIGKILL after the grace period.
@@ -141,6 +259,8 @@ mod tests {
             vars: vec![("DECKHAND_VERSION".into(), "$(touch pwned)`x`;|".into())],
             timeout,
             look_only: false,
+            tag: Some("deckhand#1@test".into()),
+            halt: Default::default(),
         }
     }
 

@@ -4,6 +4,14 @@
 //! typed reaches a step only as the value of an environment variable, never as script text:
 //! the script comes from the recipe, the values from [`Job::vars`] (shell-quoted when they have
 //! to cross SSH).
+//!
+//! Invariant: **a step never outlives its bot unnoticed.** Every step runs under a guard that
+//! holds a lifeline to the bot (the step's stdin pipe, which the bot never writes): when the bot
+//! goes away, by any signal including SIGKILL, the kernel closes the pipe and the guard kills
+//! the step's whole process group (on an SSH host, sshd closes the session's stdin and the
+//! wrapper does the same there). Every process of a deploy's steps carries the deploy's
+//! [`Job::tag`] in its command line, so [`Executor::sweep`] can find and end what is left of
+//! it after a crash. See docs/reliability.md.
 
 pub mod health;
 pub mod local;
@@ -14,6 +22,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Host, HostAddress, RecipeEnv};
 
@@ -69,6 +78,27 @@ pub struct Job {
     /// not created for it; where it does not exist the job prints nothing and exits 0, so a
     /// host that was never deployed to stays untouched.
     pub look_only: bool,
+    /// The deploy's mark (`deckhand#12@<log>`, see [`step_tag`]), put in the command line of
+    /// the step's processes so a later [`Executor::sweep`] can find them. `None` for looks.
+    pub tag: Option<String>,
+    /// Cancelled to stop the step now (a shutdown whose grace ran out): its process tree is
+    /// ended as on a timeout, and the run returns [`Exit::Stopped`].
+    pub halt: CancellationToken,
+}
+
+/// The mark every process of deploy `id`'s steps carries in its command line. `log` tells this
+/// deploy log apart from any other deckhand's on the same host (deploy ids repeat across logs);
+/// the `@` after the id keeps `#1` from matching `#12`.
+pub fn step_tag(log: &str, id: i64) -> String {
+    format!("deckhand#{id}@{log}")
+}
+
+/// What [`Executor::sweep`] found on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Swept {
+    /// Processes that carried the tag (or shared a process group with one that did) and were
+    /// killed.
+    pub killed: usize,
 }
 
 /// Which stream a line of output came from.
@@ -93,6 +123,8 @@ pub enum Exit {
     /// Killed by a signal it did not expect (not our timeout).
     Signal(i32),
     TimedOut,
+    /// Stopped by deckhand through [`Job::halt`] (a shutdown whose grace ran out).
+    Stopped,
 }
 
 impl Exit {
@@ -107,6 +139,7 @@ impl std::fmt::Display for Exit {
             Exit::Code(c) => write!(f, "exit code {c}"),
             Exit::Signal(s) => write!(f, "killed by signal {s}"),
             Exit::TimedOut => f.write_str("timed out"),
+            Exit::Stopped => f.write_str("stopped by deckhand"),
         }
     }
 }
@@ -129,6 +162,13 @@ pub enum ExecError {
     },
     #[error("lost track of the step on host {host}")]
     Wait {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Looking for (or killing) what is left of a deploy on a host failed.
+    #[error("could not check host {host} for processes left by the deploy")]
+    Sweep {
         host: String,
         #[source]
         source: std::io::Error,
@@ -169,21 +209,29 @@ pub trait Executor: Send + Sync {
     /// Gives back what [`Executor::reach`] opened, for the places it reached (not those it
     /// returned an error for). A connection is closed once nobody holds it any more.
     async fn close(&self, _places: &[&Place]) {}
+
+    /// Kills every process on `host` whose command line carries `tag` (see [`step_tag`]), with
+    /// the rest of its process group, and makes sure none is left. Crash recovery calls it
+    /// before it lets another deploy reach the host.
+    async fn sweep(&self, host: &str, place: &Place, tag: &str) -> Result<Swept, ExecError>;
 }
 
 /// How long to keep reading output after a step's shell exited: a daemon the step started
-/// may hold the pipe open for ever, and must not hold the deploy with it.
+/// may hold the pipes open for ever, and must not hold the deploy with it.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
-/// Waits for an output reader to reach the end of its stream, at most [`DRAIN_AFTER_EXIT`];
-/// its result, or `None` when it had to be stopped.
-pub(crate) async fn drain<T>(reader: tokio::task::JoinHandle<T>) -> Option<T> {
-    let abort = reader.abort_handle();
-    match tokio::time::timeout(DRAIN_AFTER_EXIT, reader).await {
-        Ok(done) => done.ok(),
-        Err(_) => {
+/// Waits for output readers to reach the end of their streams, all of them together within
+/// one [`DRAIN_AFTER_EXIT`] (a leftover process holding both stdout and stderr costs one grace
+/// period, not one per stream); the readers still going then are stopped.
+pub(crate) async fn drain(readers: impl IntoIterator<Item = tokio::task::JoinHandle<()>>) {
+    let readers: Vec<_> = readers.into_iter().collect();
+    let aborts: Vec<_> = readers.iter().map(|r| r.abort_handle()).collect();
+    if tokio::time::timeout(DRAIN_AFTER_EXIT, futures::future::join_all(readers))
+        .await
+        .is_err()
+    {
+        for abort in aborts {
             abort.abort();
-            None
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The executor the engine holds: sends each job to the local or the SSH executor by its
 //! host's address, so a recipe deploys to SSH hosts by configuration alone.
 
-use super::{ExecError, Executor, Exit, Job, Line, LocalExecutor, Place, SshExecutor};
+use super::{ExecError, Executor, Exit, Job, Line, LocalExecutor, Place, SshExecutor, Swept};
 use crate::config::{HostAddress, SshSettings};
 use async_trait::async_trait;
 use std::path::Path;
@@ -43,5 +43,13 @@ impl Executor for Router {
 
     async fn close(&self, places: &[&Place]) {
         self.ssh.close(places).await
+    }
+
+    async fn sweep(&self, host: &str, place: &Place, tag: &str) -> Result<Swept, ExecError> {
+        if is_ssh(place) {
+            self.ssh.sweep(host, place, tag).await
+        } else {
+            self.local.sweep(host, place, tag).await
+        }
     }
 }

@@ -25,7 +25,9 @@
 //!   after the grace period); such a code counts as [`Exit::TimedOut`] only when the step ran
 //!   for at least its time limit, so a script that itself exits 124 early keeps its own code.
 
-use super::{ExecError, Executor, Exit, Job, Line, LineReader, Place, Stream, drain, pump};
+use super::{
+    ExecError, Executor, Exit, Job, Line, LineReader, Place, Stream, Swept, drain, pump,
+};
 use crate::config::{HostAddress, HostKeyPolicy, SshSettings};
 use async_trait::async_trait;
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
@@ -261,7 +263,8 @@ impl Executor for SshExecutor {
             let spawned = session
                 .clone()
                 .arc_raw_command(command.clone())
-                .stdin(Stdio::null())
+                // The lifeline: the step's watcher on the host ends it when this closes.
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -284,6 +287,9 @@ impl Executor for SshExecutor {
             }
         };
         let started = Instant::now();
+        // Held until the step reported its end: closing it (or the bot dying, or the
+        // connection going) makes the wrapper on the host end the step's process group.
+        let mut lifeline = child.stdin().take();
         let (report, reported) = oneshot::channel();
         let stdout = child
             .stdout()
@@ -303,13 +309,25 @@ impl Executor for SshExecutor {
         // master drops output it has not yet written when its client goes away. So: first the
         // wrapper's report, then the rest of the output, and only then the exit status.
         let limit = job.timeout + Duration::from_secs(KILL_GRACE_SECS.into()) + REPORT_SLACK;
-        let reported = tokio::time::timeout(limit, reported).await;
+        let reported = tokio::time::timeout(limit, async {
+            tokio::pin!(reported);
+            tokio::select! {
+                rc = &mut reported => rc,
+                () = job.halt.cancelled() => {
+                    // Asked to stop: close the lifeline, and the host ends the step (SIGTERM,
+                    // then SIGKILL after the grace); its report follows.
+                    lifeline.take();
+                    reported.await
+                }
+            }
+        })
+        .await;
+        drop(lifeline);
         let elapsed = started.elapsed();
-        for reader in [stdout, stderr].into_iter().flatten() {
-            drain(reader).await;
-        }
+        drain([stdout, stderr].into_iter().flatten()).await;
         let ended = tokio::time::timeout(EXIT_STATUS_WAIT, child.wait()).await;
         match reported {
+            Ok(Ok(_)) if job.halt.is_cancelled() => Ok(Exit::Stopped),
             Ok(Ok(rc)) => Ok(decode(rc, elapsed, job.timeout)),
             Err(_) => Err(lost(format!(
                 "the host did not report the step's end within {}s",
@@ -355,7 +373,82 @@ impl Executor for SshExecutor {
         )
         .await;
     }
+
+    async fn sweep(&self, host: &str, place: &Place, tag: &str) -> Result<Swept, ExecError> {
+        let Some(conn) = self.conn(&place.address, false) else {
+            return Err(ExecError::Spawn {
+                host: host.to_owned(),
+                source: std::io::Error::other("not an SSH host"),
+            });
+        };
+        let session = self.session(&conn, host).await?;
+        let _slot = conn.slots.acquire().await.expect("never closed");
+        let failed = |why: String| ExecError::Sweep {
+            host: host.to_owned(),
+            source: std::io::Error::other(why),
+        };
+        // The tag goes in two pieces, so the sweep's own command line never matches it.
+        let (head, tail) = tag.split_at(tag.find('@').unwrap_or(tag.len()));
+        let q = |s: &str| shlex::try_quote(s).map(|c| c.into_owned()).unwrap_or_default();
+        let command = format!("exec sh -c {} sweep {} {}", q(SWEEP), q(head), q(tail));
+        let output = tokio::time::timeout(
+            SWEEP_TIMEOUT,
+            session.clone().arc_raw_command(command).output(),
+        )
+        .await
+        .map_err(|_| failed(format!("no answer within {}s", SWEEP_TIMEOUT.as_secs())))?
+        .map_err(|err| {
+            ExecError::Lost {
+                host: host.to_owned(),
+                address: conn.address.clone(),
+                cause: chain(&err),
+            }
+        })?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        match stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("deckhand-swept "))
+            .and_then(|n| n.trim().parse().ok())
+        {
+            Some(killed) => Ok(Swept { killed }),
+            None => Err(failed(
+                last_line(&String::from_utf8_lossy(&output.stderr)).to_string(),
+            )),
+        }
+    }
 }
+
+/// How long a sweep may take on a host.
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What [`Executor::sweep`] runs on a host (`sh -c SWEEP sweep <tag up to @> <rest>`): kills
+/// the process group of every process whose command line carries the tag, until none is
+/// left; prints `deckhand-swept <processes killed>`. Needs `ps` (procps on Linux).
+const SWEEP: &str = r#"tag="$1$2"
+command -v ps >/dev/null 2>&1 || { echo "ps is missing on this host (install procps)" >&2; exit 2; }
+me=$(ps -o pgid= -p $$ | tr -d ' ')
+groups() {
+  ps -ww -eo pgid=,stat=,args= | while read -r g st a; do
+    case "$st" in Z*) continue ;; esac
+    case "$a" in *"$tag"*) [ "$g" -gt 1 ] && [ "$g" != "$me" ] && echo "$g" ;; esac
+  done | sort -u
+}
+killed=0
+round=0
+while [ "$round" -lt 50 ]; do
+  gs=$(groups)
+  if [ -z "$gs" ]; then echo "deckhand-swept $killed"; exit 0; fi
+  for g in $gs; do
+    n=$(ps -eo pgid=,stat= | awk -v g="$g" '$1 == g && $2 !~ /^Z/' | wc -l)
+    killed=$((killed + n))
+    kill -KILL -"$g" 2>/dev/null
+  done
+  sleep 0.1 2>/dev/null || sleep 1
+  round=$((round + 1))
+done
+echo "processes marked $tag are still there after being killed" >&2
+exit 1
+"#;
 
 /// Reads stderr like [`pump`], taking out the wrapper's exit marker (which may follow output
 /// that did not end its line).
@@ -487,10 +580,21 @@ fn remote_command(job: &Job, marker: &str) -> Result<String, String> {
         w.push_str(&format!("  export {name}={}\n", q(value)?));
     }
     let secs = job.timeout.as_secs_f64().max(0.001);
+    // The step runs in the background, in `timeout`'s own process group, with the tag as
+    // its `$0`; the watcher reads the session's stdin, the bot's lifeline, and at its end
+    // (the bot closed it, died, or the connection went) ends the step's group.
+    w.push_str("  exec 3<&0 </dev/null\n");
     w.push_str(&format!(
-        "  timeout -k {KILL_GRACE_SECS} {secs:.3} sh -c {}\n  rc=$?\n",
-        q(&job.script)?
+        "  timeout -k {KILL_GRACE_SECS} {secs:.3} sh -c {} {} 3<&- &\n",
+        q(&job.script)?,
+        q(job.tag.as_deref().unwrap_or("deckhand"))?
     ));
+    w.push_str("  t=$!\n");
+    w.push_str(&format!(
+        "  {{ while read -r _ <&3; do :; done; kill -TERM $t; sleep {}; kill -KILL -$t; }} >/dev/null 2>&1 &\n",
+        KILL_GRACE_SECS + 1
+    ));
+    w.push_str("  w=$!\n  exec 3<&-\n  wait $t\n  rc=$?\n  kill $w 2>/dev/null\n");
     w.push_str("else\n  rc=$?\nfi\n");
     // On a line of its own even after output that did not end its line (which may be cut
     // at the line limit): the reader drops the one empty line this may add.
@@ -580,6 +684,8 @@ mod tests {
             vars: vec![("DECKHAND_USER".into(), "o'brien $(id) `x`".into())],
             timeout: Duration::from_millis(1500),
             look_only: false,
+            tag: Some("deckhand#1@test".into()),
+            halt: Default::default(),
         }
     }
 

@@ -370,10 +370,15 @@ impl Store {
         .with_context(|| format!("cannot check whether {app}@{version} is bad in {env}"))
     }
 
-    /// At start-up: deploys the log says are running or verifying were cut short when deckhand
-    /// stopped. Marks them `interrupted` and returns them, so the engine can tell their channel
-    /// and release their locks.
-    pub async fn recover_interrupted(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<Deploy>> {
+    /// Marks every deploy still `running` or `verifying` as `interrupted` (with `why`), and
+    /// each of its steps still `running` too; returns the deploys so marked. At start, these are
+    /// the deploys of a bot that died; at a forced stop, the bot's own. Their hold on their
+    /// target is not released: see [`Store::unreleased`].
+    pub async fn interrupt_running(
+        &self,
+        why: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Deploy>> {
         // The first IN repeats `deploys_active`'s condition so that index serves this query.
         let ids: Vec<DeployId> = sqlx::query_scalar(
             "SELECT id FROM deploys \
@@ -385,9 +390,8 @@ impl Store {
         .context("cannot look for interrupted deploys")?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let why = Some("deckhand stopped while it ran");
             match self
-                .transition(id, DeployState::Interrupted, DECKHAND, why, at)
+                .transition(id, DeployState::Interrupted, DECKHAND, Some(why), at)
                 .await
             {
                 Ok(d) => out.push(d),
@@ -396,7 +400,78 @@ impl Store {
                 Err(TransitionError::Db(e)) => return Err(e),
             }
         }
+        self.end_steps_of_interrupted(at).await?;
         Ok(out)
+    }
+
+    /// Every step still `running` of an interrupted deploy ends `interrupted`: nobody will
+    /// report its end any more.
+    pub async fn end_steps_of_interrupted(&self, at: DateTime<Utc>) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE steps SET outcome = 'interrupted', finished_at = ? \
+             WHERE outcome = 'running' AND deploy_id IN \
+             (SELECT id FROM deploys WHERE state = 'interrupted' AND released_at IS NULL)",
+        )
+        .bind(millis(at))
+        .execute(&self.pool)
+        .await
+        .context("cannot end the steps of interrupted deploys")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Interrupted deploys whose hold on their target is not released yet, oldest first.
+    pub async fn unreleased(&self) -> anyhow::Result<Vec<Deploy>> {
+        let rows: Vec<DeployRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            deploy_columns!(),
+            " FROM deploys WHERE state = 'interrupted' AND released_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the interrupted deploys")?;
+        rows::deploys(rows)
+    }
+
+    /// Releases interrupted deploy `id`'s hold on its target, logging `text` as a `released`
+    /// event. False when it was released already.
+    pub async fn release(&self, id: DeployId, text: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_WRITE)
+            .await
+            .context("cannot start a transaction")?;
+        let done = sqlx::query(
+            "UPDATE deploys SET released_at = ? \
+             WHERE id = ? AND state = 'interrupted' AND released_at IS NULL",
+        )
+        .bind(millis(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| format!("cannot release #{id}"))?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let event = NewEvent {
+            actor: DECKHAND,
+            kind: "released",
+            from: None,
+            to: None,
+            text,
+        };
+        insert_event(&mut tx, Some(id), &event, at).await?;
+        tx.commit()
+            .await
+            .with_context(|| format!("cannot commit the release of #{id}"))?;
+        Ok(true)
+    }
+
+    /// This deploy log's own random mark (see `exec::step_tag`).
+    pub async fn log_tag(&self) -> anyhow::Result<String> {
+        sqlx::query_scalar("SELECT tag FROM log_identity WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .context("cannot read the deploy log's identity")
     }
 }
 

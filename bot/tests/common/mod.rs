@@ -236,6 +236,48 @@ impl TestBot {
 
 /// Runs the real `deckhand` binary from the repository root with `args`, its data directory
 /// `data` and `stdin` as its input, as a script would.
+/// The processes of this machine that belong to deploy `id` of a bot whose hosts live under
+/// `root` (its data directory for local hosts, an sshd fixture's directory for SSH hosts, both
+/// on this machine): those whose environment says `DECKHAND_DEPLOY_ID=<id>` and whose working
+/// directory is under `root`. Waits up to `patience` for them to go; the PIDs still there then.
+pub fn leftover_processes(root: &Path, id: i64, patience: std::time::Duration) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let found = processes_of_deploy(root, id);
+        if found.is_empty() || std::time::Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn processes_of_deploy(root: &Path, id: i64) -> Vec<u32> {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let want = format!("DECKHAND_DEPLOY_ID={id}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        // A zombie has no environment left: it runs nothing.
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        if !vars.iter().any(|v| *v == want.as_bytes()) {
+            continue;
+        }
+        let under_root = std::fs::read_link(entry.path().join("cwd"))
+            .map(|cwd| cwd.starts_with(&root))
+            .unwrap_or(false);
+        if under_root {
+            found.push(pid);
+        }
+    }
+    found
+}
+
 pub fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> std::process::Output {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)

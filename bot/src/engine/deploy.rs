@@ -247,10 +247,16 @@ pub async fn cancel(
         return say(inner, channel, &format!("There is no deploy #{id}.")).await;
     };
     let label = super::run::label(&d);
-    // The requester, or anyone who may deploy there, may cancel.
-    if d.requested_by != user
-        && let Some(env_policy) = inner.config.env(&d.env)
-        && let Err(refusal) = policy::may_deploy(&inner.config, d.env.as_str(), env_policy, user)
+    // The requester, the env's approvers, or (where no approval is needed) anyone who may
+    // deploy there.
+    if let Some(env_policy) = inner.config.env(&d.env)
+        && let Err(refusal) = policy::may_cancel(
+            &inner.config,
+            d.env.as_str(),
+            env_policy,
+            &d.requested_by,
+            user,
+        )
     {
         return say(
             inner,

@@ -464,3 +464,48 @@ async fn who_may_cancel_what_where() {
         bot.wait().await;
     }
 }
+
+#[tokio::test]
+async fn a_lead_cancels_a_running_prod_deploy_and_the_channel_says_who() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = TestBot::with(
+        with_a_team(dir.path()),
+        tempfile::tempdir().unwrap(),
+        common::clock(MONDAY),
+    )
+    .await;
+    bot.say("alice", "deploy:slow api@v2 to prod").await;
+    let approved = bot.say("dave", "approve #1").await;
+    assert!(approved.contains("approved by dave"), "{approved}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while bot.state(1).await != DeployState::Running {
+        assert!(std::time::Instant::now() < deadline, "#1 never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let bob = bot.say("bob", "cancel #1").await;
+    assert!(
+        bob.contains("You cannot cancel #1 api@v2 → prod: only alice (who asked for it) or a member of leads may cancel it."),
+        "{bob}"
+    );
+    let carol = bot.say("carol", "cancel #1").await;
+    assert!(
+        carol.contains("#1 api@v2 → prod: cancelled by carol; it stops after the step in progress"),
+        "{carol}"
+    );
+    let dave = bot.say("dave", "cancel #1").await;
+    assert!(
+        dave.contains("#1 api@v2 → prod is already being cancelled (cancelled by carol)"),
+        "{dave}"
+    );
+    bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Cancelled);
+    let t = bot.transcript();
+    assert!(
+        t.contains("[m1 edited] #1 api@v2 → prod: cancelled by carol after "),
+        "{t}"
+    );
+    // Rolling, one host at a time: the second host was never touched.
+    assert_eq!(bot.host_file("api", "prod", "api-2", "REVISION"), None);
+    let status = bot.say("alice", "status #1").await;
+    assert!(status.contains("cancelled by carol"), "{status}");
+}

@@ -50,7 +50,9 @@ enum Cmd {
     },
     /// Print how the bot understands one message, as JSON.
     Parse {
-        /// The message, as typed in a direct message.
+        /// The message, as typed in a direct message (it may start with `-`:
+        /// `deckhand parse "--emergency x"`).
+        #[arg(allow_hyphen_values = true)]
         message: String,
     },
 }

@@ -225,3 +225,37 @@ fn a_request_awaiting_approval_is_asked_again_after_a_restart() {
     );
     assert!(stdout.contains("succeeded in"), "{stdout}");
 }
+
+#[test]
+fn parse_takes_a_message_that_starts_with_a_dash() {
+    let data = tempfile::tempdir().unwrap();
+    // Not a usage error (exit 2): the message is read, and it is not a command.
+    let out = deckhand(&["parse", "--emergency x"], "", data.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["command"].is_null(), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("`--emergency`"),
+        "{v}"
+    );
+
+    // `--` still ends the options, and the message after it is read as typed.
+    let out = deckhand(&["parse", "--", "deploy api to prod"], "", data.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["command"], "deploy");
+    assert_eq!(v["env"], "prod");
+    let out = deckhand(&["parse", "--", "--help"], "", data.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["suggestion"], "help", "{v}");
+
+    // `--help` alone still asks for help.
+    let out = deckhand(&["parse", "--help"], "", data.path());
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("Usage: deckhand parse <MESSAGE>"),
+        "{}",
+        text(&out.stdout)
+    );
+}

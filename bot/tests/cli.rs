@@ -259,3 +259,25 @@ fn parse_takes_a_message_that_starts_with_a_dash() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let data = tempfile::tempdir().unwrap();
+    // At debug level sqlx logs every statement: something is surely logged.
+    let out = common::deckhand_with(
+        &["console"],
+        &[("RUST_LOG", "sqlx::query=debug")],
+        b"status\n",
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("DEBUG sqlx::query"),
+        "nothing was logged: {stderr}"
+    );
+    assert!(
+        !stderr.contains("\x1b["),
+        "colour codes in a piped log: {stderr:?}"
+    );
+}

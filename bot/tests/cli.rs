@@ -281,3 +281,23 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
         "colour codes in a piped log: {stderr:?}"
     );
 }
+
+#[test]
+fn the_console_skips_a_line_that_is_not_utf8_and_goes_on() {
+    let data = tempfile::tempdir().unwrap();
+    let out = common::deckhand_with(
+        &["console"],
+        &[],
+        b"deploy api\xff to staging\nstatus\n",
+        data.path(),
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("console: line 1 is not valid UTF-8 and was ignored"),
+        "{stderr}"
+    );
+    // Nothing was deployed; the next line was read and answered.
+    assert_eq!(stdout, "[m1] Nothing is running or queued.\n");
+}

@@ -51,7 +51,9 @@ enum Cmd {
     },
     /// Print how the bot understands one message, as JSON.
     Parse {
-        /// The message, as typed in a direct message.
+        /// The message, as typed in a direct message (it may start with `-`:
+        /// `deckhand parse "--emergency x"`).
+        #[arg(allow_hyphen_values = true)]
         message: String,
     },
 }
@@ -64,6 +66,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal; a log file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     match cli.command {

@@ -237,3 +237,79 @@ fn a_request_awaiting_approval_is_asked_again_after_a_restart() {
     );
     assert!(stdout.contains("succeeded in"), "{stdout}");
 }
+
+#[test]
+fn parse_takes_a_message_that_starts_with_a_dash() {
+    let data = tempfile::tempdir().unwrap();
+    // Not a usage error (exit 2): the message is read, and it is not a command.
+    let out = deckhand(&["parse", "--emergency x"], "", data.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["command"].is_null(), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("`--emergency`"),
+        "{v}"
+    );
+
+    // `--` still ends the options, and the message after it is read as typed.
+    let out = deckhand(&["parse", "--", "deploy api to prod"], "", data.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["command"], "deploy");
+    assert_eq!(v["env"], "prod");
+    let out = deckhand(&["parse", "--", "--help"], "", data.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["suggestion"], "help", "{v}");
+
+    // `--help` alone still asks for help.
+    let out = deckhand(&["parse", "--help"], "", data.path());
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("Usage: deckhand parse <MESSAGE>"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let data = tempfile::tempdir().unwrap();
+    // At debug level sqlx logs every statement: something is surely logged.
+    let out = common::deckhand_with(
+        &["console"],
+        &[("RUST_LOG", "sqlx::query=debug")],
+        b"status\n",
+        data.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("DEBUG sqlx::query"),
+        "nothing was logged: {stderr}"
+    );
+    assert!(
+        !stderr.contains("\x1b["),
+        "colour codes in a piped log: {stderr:?}"
+    );
+}
+
+#[test]
+fn the_console_skips_a_line_that_is_not_utf8_and_goes_on() {
+    let data = tempfile::tempdir().unwrap();
+    let out = common::deckhand_with(
+        &["console"],
+        &[],
+        b"deploy api\xff to staging\nstatus\n",
+        data.path(),
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("console: line 1 is not valid UTF-8 and was ignored"),
+        "{stderr}"
+    );
+    // Nothing was deployed; the next line was read and answered.
+    assert_eq!(stdout, "[m1] Nothing is running or queued.\n");
+}

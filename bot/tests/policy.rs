@@ -384,3 +384,128 @@ async fn who_may_do_what_where() {
         bot.wait().await;
     }
 }
+
+/// The example with a `team` group (alice, bob, carol, dave) that alone may deploy to prod and
+/// to staging, so that mallory is a stranger there; `api` gets a slow task.
+fn with_a_team(dir: &std::path::Path) -> std::path::PathBuf {
+    common::example_edited(
+        dir,
+        "api",
+        "[[tasks.slow.steps]]\nname = \"slow\"\nrun = \"sleep 1.5\"\n",
+        |c| {
+            let edited = c
+                .replace(
+                    "leads = [\"carol\", \"dave\"]",
+                    "leads = [\"carol\", \"dave\"]\nteam = [\"alice\", \"bob\", \"carol\", \"dave\"]",
+                )
+                .replace("# deployers = \"leads\"", "deployers = \"team\"")
+                .replace("[envs.staging]\n", "[envs.staging]\ndeployers = \"team\"\n");
+            assert_eq!(edited.matches("\"team\"").count(), 2, "the edit applies");
+            edited
+        },
+    )
+}
+
+/// Who may cancel alice's request: role × env. prod needs an approval from leads: alice and
+/// a lead may cancel, another deployer and a stranger may not. staging needs none: anyone who
+/// may deploy there may cancel, a stranger may not.
+#[tokio::test]
+async fn who_may_cancel_what_where() {
+    const NOT_PROD: &str = "You cannot cancel #1 api@v2 → prod: only alice (who asked for it) or a member of leads may cancel it.";
+    const NOT_STAGING: &str = "You cannot cancel #2 api@v2 → staging: only alice (who asked for it) or a member of team (who may deploy to staging) may cancel it.";
+    let table: &[(&str, &str, Option<&str>)] = &[
+        // (env, who cancels, the refusal; None: allowed)
+        ("prod", "alice", None),
+        ("prod", "carol", None),
+        ("prod", "bob", Some(NOT_PROD)),
+        ("prod", "mallory", Some(NOT_PROD)),
+        ("staging", "alice", None),
+        ("staging", "carol", None),
+        ("staging", "bob", None),
+        ("staging", "mallory", Some(NOT_STAGING)),
+    ];
+    for (env, user, refusal) in table {
+        let dir = tempfile::tempdir().unwrap();
+        let bot = TestBot::with(
+            with_a_team(dir.path()),
+            tempfile::tempdir().unwrap(),
+            common::clock(MONDAY),
+        )
+        .await;
+        // prod: #1 awaits a lead's approval. staging: #2 is queued behind dave's slow #1.
+        let (id, pending) = if *env == "prod" {
+            (1, DeployState::AwaitingApproval)
+        } else {
+            let busy = bot.say("dave", "deploy:slow api@v1 to staging").await;
+            assert!(busy.contains("starting"), "{busy}");
+            (2, DeployState::Queued)
+        };
+        let asked = bot.say("alice", &format!("deploy api@v2 to {env}")).await;
+        assert_eq!(bot.state(id).await, pending, "{asked}");
+        let answer = bot.say(user, &format!("cancel #{id}")).await;
+        match refusal {
+            Some(refusal) => {
+                assert!(
+                    answer.contains(refusal),
+                    "{user} in {env}: {answer:?}, expected {refusal:?}"
+                );
+                assert_eq!(bot.state(id).await, pending, "{user} in {env}");
+            }
+            None => {
+                let said = format!("#{id} api@v2 → {env} cancelled by {user} before it started.");
+                assert!(answer.contains(&said), "{user} in {env}: {answer:?}");
+                assert_eq!(
+                    bot.state(id).await,
+                    DeployState::Cancelled,
+                    "{user} in {env}"
+                );
+            }
+        }
+        bot.wait().await;
+    }
+}
+
+#[tokio::test]
+async fn a_lead_cancels_a_running_prod_deploy_and_the_channel_says_who() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = TestBot::with(
+        with_a_team(dir.path()),
+        tempfile::tempdir().unwrap(),
+        common::clock(MONDAY),
+    )
+    .await;
+    bot.say("alice", "deploy:slow api@v2 to prod").await;
+    let approved = bot.say("dave", "approve #1").await;
+    assert!(approved.contains("approved by dave"), "{approved}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while bot.state(1).await != DeployState::Running {
+        assert!(std::time::Instant::now() < deadline, "#1 never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let bob = bot.say("bob", "cancel #1").await;
+    assert!(
+        bob.contains("You cannot cancel #1 api@v2 → prod: only alice (who asked for it) or a member of leads may cancel it."),
+        "{bob}"
+    );
+    let carol = bot.say("carol", "cancel #1").await;
+    assert!(
+        carol.contains("#1 api@v2 → prod: cancelled by carol; it stops after the step in progress"),
+        "{carol}"
+    );
+    let dave = bot.say("dave", "cancel #1").await;
+    assert!(
+        dave.contains("#1 api@v2 → prod is already being cancelled (cancelled by carol)"),
+        "{dave}"
+    );
+    bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Cancelled);
+    let t = bot.transcript();
+    assert!(
+        t.contains("[m1 edited] #1 api@v2 → prod: cancelled by carol after "),
+        "{t}"
+    );
+    // Rolling, one host at a time: the second host was never touched.
+    assert_eq!(bot.host_file("api", "prod", "api-2", "REVISION"), None);
+    let status = bot.say("alice", "status #1").await;
+    assert!(status.contains("cancelled by carol"), "{status}");
+}

@@ -182,7 +182,9 @@ async fn cancel_stops_after_the_running_step_and_rolls_back() {
     );
     let answer = bot.say("alice", "cancel #1").await;
     assert!(
-        answer.contains("cancelling after the step in progress"),
+        answer.contains(
+            "#1 api@v3 → staging: cancelled by alice; it stops after the step in progress"
+        ),
         "{answer}"
     );
     bot.wait().await;
@@ -191,7 +193,7 @@ async fn cancel_stops_after_the_running_step_and_rolls_back() {
     says(
         &t,
         &[
-            "cancelled after",
+            "cancelled by alice after",
             // api-1 was rolled back.
             "api-1 | nothing was live before: removed current and REVISION",
         ],

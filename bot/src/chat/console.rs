@@ -152,16 +152,26 @@ fn valid_user(u: &str) -> bool {
 }
 
 /// Runs the console until end of input (or `/quit`), then waits for running and queued
-/// deploys to finish.
+/// deploys to finish. A line that is not valid UTF-8 is answered on stderr and skipped.
 pub async fn run(
     bot: &dyn ConsoleBot,
     out: &ConsoleOut,
-    input: impl AsyncBufRead + Unpin,
+    mut input: impl AsyncBufRead + Unpin,
     user: &str,
 ) -> anyhow::Result<()> {
     let mut user = user.to_owned();
-    let mut lines = input.lines();
-    while let Some(line) = lines.next_line().await? {
+    let mut raw = Vec::new();
+    let mut number: u64 = 0;
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw).await? == 0 {
+            break;
+        }
+        number += 1;
+        let Some(line) = text_of(&raw) else {
+            eprintln!("console: line {number} is not valid UTF-8 and was ignored");
+            continue;
+        };
         let trimmed = line.trim();
         if trimmed.starts_with('/') {
             match parse_control(trimmed) {
@@ -201,7 +211,7 @@ pub async fn run(
         bot.handle(ChatEvent::Message {
             channel: CHANNEL.into(),
             user: user.clone(),
-            text: line,
+            text: line.to_owned(),
             direct: true,
             from_bot: false,
         })
@@ -209,6 +219,13 @@ pub async fn run(
     }
     bot.wait_idle().await;
     Ok(())
+}
+
+/// A line read as bytes, without its `\n` or `\r\n`, as text; `None` if it is not UTF-8.
+fn text_of(raw: &[u8]) -> Option<&str> {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(line).ok()
 }
 
 #[cfg(test)]
@@ -242,6 +259,29 @@ mod tests {
             text,
             "[m1] hello\n    second line\n[m1 edited] hello again\n[m2 > m1] in a thread\n"
         );
+    }
+
+    /// Records the messages it is given.
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ConsoleBot for Heard {
+        async fn handle(&self, event: ChatEvent) {
+            if let ChatEvent::Message { text, .. } = event {
+                self.0.lock().unwrap().push(text);
+            }
+        }
+        async fn wait_idle(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_skipped_and_the_next_is_read() {
+        let bot = Heard::default();
+        let out = ConsoleOut::new(Box::new(Buf::default()));
+        let input: &[u8] = b"deploy api\xff to staging\nstatus\r\n\xc3\nhelp";
+        run(&bot, &out, input, "alice").await.unwrap();
+        assert_eq!(*bot.0.lock().unwrap(), ["status", "help"]);
     }
 
     #[test]

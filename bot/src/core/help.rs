@@ -17,7 +17,7 @@ pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
     (
         "cancel",
         "cancel #N",
-        "Withdraw a waiting deploy, or stop a running one after its current step and roll back.",
+        "Withdraw a waiting deploy, or stop a running one after its current step and roll back. Who asked for it may cancel it, and so may the env's approvers; where the env needs no approval, anyone who may deploy there.",
         "cancel #12",
     ),
     (

@@ -438,7 +438,7 @@ fn deploy(lx: &mut Lexer, suffix: &str) -> PResult<Command> {
                     dry_run = true;
                 }
                 "emergency" if emergency.is_some() => return Err(flag.twice()),
-                "emergency" => emergency = Some(lx.flag_reason(&flag)?),
+                "emergency" => emergency = Some(lx.flag_reason(&flag, "payments are down")?),
                 _ => return Err(flag.unknown("deploy", &["dry-run", "emergency"])),
             }
         } else if target.is_none() {
@@ -539,7 +539,7 @@ fn tail_reason(lx: &mut Lexer) -> PResult<Option<String>> {
         if flag.name != "reason" {
             return Err(flag.unknown("deny", &["reason"]));
         }
-        let reason = lx.flag_reason(&flag)?;
+        let reason = lx.flag_reason(&flag, "wrong version")?;
         lx.end()?;
         return Ok(Some(reason));
     }
@@ -548,7 +548,13 @@ fn tail_reason(lx: &mut Lexer) -> PResult<Option<String>> {
         Some((inner, "")) => inner,
         _ => rest,
     };
-    checked_reason(reason).map(Some)
+    checked_text(
+        reason,
+        "reason",
+        MAX_REASON_CHARS,
+        "deny #12 \"wrong version\"",
+    )
+    .map(Some)
 }
 
 /// `status [#N]`
@@ -837,7 +843,7 @@ fn lock(lx: &mut Lexer, verb: &str, takes_reason: bool) -> PResult<(LockTarget, 
             let known: &[&str] = if takes_reason { &["reason"] } else { &[] };
             match flag.name.as_str() {
                 "reason" if takes_reason && reason.is_some() => return Err(flag.twice()),
-                "reason" if takes_reason => reason = Some(lx.flag_reason(&flag)?),
+                "reason" if takes_reason => reason = Some(lx.flag_reason(&flag, "db maintenance")?),
                 _ => return Err(flag.unknown(verb, known)),
             }
         } else if first.is_none() {
@@ -877,7 +883,7 @@ fn freeze(lx: &mut Lexer) -> PResult<Command> {
         if let Some(flag) = Flag::of(tok) {
             match flag.name.as_str() {
                 "reason" if reason.is_some() => return Err(flag.twice()),
-                "reason" => reason = Some(lx.flag_reason(&flag)?),
+                "reason" => reason = Some(lx.flag_reason(&flag, "release")?),
                 _ => return Err(flag.unknown("freeze", &["reason"])),
             }
         } else if env.is_none() {
@@ -910,7 +916,7 @@ fn freeze_span(kw: &str, words: &str) -> PResult<FreezeSpan> {
                 "`until` needs a time, e.g. `freeze prod until 2026-11-27T08:00:00Z`.",
             ));
         }
-        return checked_text(words, "time", 100).map(FreezeSpan::Until);
+        return checked_text(words, "time", 100, "freeze prod until 18:00").map(FreezeSpan::Until);
     }
     if words.is_empty() {
         return Err(ParseError::new(
@@ -1049,16 +1055,13 @@ fn deploy_id(tok: &str) -> PResult<DeployId> {
     })
 }
 
-/// A reason as stored and shown: not empty, at most [`MAX_REASON_CHARS`], nothing invisible.
-fn checked_reason(raw: &str) -> PResult<String> {
-    checked_text(raw, "reason", MAX_REASON_CHARS)
-}
-
-fn checked_text(raw: &str, what: &str, max: usize) -> PResult<String> {
+/// Text as stored and shown (a reason, a time): not empty, at most `max` characters, nothing
+/// invisible. `example` is how to write it, for the message when it is empty.
+fn checked_text(raw: &str, what: &str, max: usize, example: &str) -> PResult<String> {
     let text = raw.trim_matches(' ');
     if text.is_empty() {
         return Err(ParseError::new(format!(
-            "The {what} is empty: write it out, e.g. `deny #12 \"wrong version\"`."
+            "The {what} is empty: write it out, e.g. `{example}`."
         )));
     }
     let len = text.chars().count();
@@ -1284,7 +1287,8 @@ impl<'t> Lexer<'t> {
     }
 
     /// The reason after `--reason`/`--emergency` (or after `=`): a quoted string or one word.
-    fn flag_reason(&mut self, flag: &Flag) -> PResult<String> {
+    /// `example` is a reason that would do, for the messages that say how to write one.
+    fn flag_reason(&mut self, flag: &Flag, example: &str) -> PResult<String> {
         match flag.value_at {
             Some(at) => self.pos += at,
             None => {
@@ -1293,9 +1297,18 @@ impl<'t> Lexer<'t> {
         }
         let needs = || {
             ParseError::new(format!(
-                "`{0}` needs a reason in quotes, e.g. `{0} \"db is down\"`.",
+                "`{0}` needs a reason in quotes, e.g. `{0} \"{example}\"`.",
                 shown(flag.raw)
             ))
+        };
+        let written = format!("--{} \"{example}\"", flag.name);
+        let checked = |reason: &str| {
+            if flag.name == "emergency" && reason.trim_matches(' ').is_empty() {
+                return Err(ParseError::new(format!(
+                    "An emergency deploy needs a reason, and this one is empty: say why it cannot wait, e.g. `{written}`."
+                )));
+            }
+            checked_text(reason, "reason", MAX_REASON_CHARS, &written)
         };
         let rest = self.rest();
         if rest.is_empty() || rest.starts_with(' ') {
@@ -1309,11 +1322,11 @@ impl<'t> Lexer<'t> {
                 )));
             };
             self.pos = self.text.len() - after.len();
-            return checked_reason(inner);
+            return checked(inner);
         }
         let word = self.peek().filter(|w| !is_flag(w)).ok_or_else(needs)?;
         self.bump();
-        checked_reason(word)
+        checked(word)
     }
 
     fn end(&self) -> PResult<()> {
@@ -2137,8 +2150,18 @@ mod tests {
             "deploy api --emergency --dry-run",
             "`--emergency` needs a reason in quotes",
         ),
-        ("deploy api --emergency \"\"", "The reason is empty"),
-        ("deploy api --emergency \"  \"", "The reason is empty"),
+        (
+            "deploy api --emergency \"\"",
+            "An emergency deploy needs a reason, and this one is empty: say why it cannot wait, e.g. `--emergency \"payments are down\"`.",
+        ),
+        (
+            "deploy api --emergency \"  \"",
+            "An emergency deploy needs a reason, and this one is empty",
+        ),
+        (
+            "deploy api --emergency=''",
+            "An emergency deploy needs a reason, and this one is empty",
+        ),
         (
             "deploy api --emergency \"db down",
             "The reason after `--emergency` has no closing quote.",
@@ -2187,6 +2210,14 @@ mod tests {
         ),
         ("deny", "Which deploy?"),
         ("deny #3 --because x", "I don't know the flag `--because`"),
+        (
+            "deny #3 \"\"",
+            "The reason is empty: write it out, e.g. `deny #12 \"wrong version\"`.",
+        ),
+        (
+            "deny #3 --reason \"\"",
+            "The reason is empty: write it out, e.g. `--reason \"wrong version\"`.",
+        ),
         ("status api", "`api` is not a deploy id"),
         ("status --all", "`status` takes no flags"),
         // live
@@ -2245,6 +2276,10 @@ mod tests {
             "Reasons go after `--reason`.",
         ),
         ("lock api in prod --reason", "`--reason` needs a reason"),
+        (
+            "lock api in prod --reason \"\"",
+            "The reason is empty: write it out, e.g. `--reason \"db maintenance\"`.",
+        ),
         ("lock $(id)", "`$(id)` is not a valid app or env name"),
         (
             "unlock api --reason x",
@@ -2275,6 +2310,10 @@ mod tests {
             "I didn't understand `2h` after `freeze prod`.",
         ),
         ("freeze prod --reason x --reason y", "is given twice"),
+        (
+            "freeze prod for 1h --reason \" \"",
+            "The reason is empty: write it out, e.g. `--reason \"release\"`.",
+        ),
         ("freeze prod --until x", "I don't know the flag `--until`"),
         ("unfreeze", "Which env? Say `unfreeze prod`."),
         ("unfreeze prod now", "I didn't understand `now`"),

@@ -173,6 +173,40 @@ pub fn is_approver(config: &Config, env: &str, policy: &EnvPolicy, user: &str) -
     }
 }
 
+/// May `user` cancel a deploy to an env with this policy that `requester` asked for? The
+/// requester may; so may a member of the env's approver group; and, where the env needs no
+/// approval, anyone who may deploy there. The refusal names who may.
+pub fn may_cancel(
+    config: &Config,
+    env: &str,
+    policy: &EnvPolicy,
+    requester: &str,
+    user: &str,
+) -> Result<(), Refusal> {
+    if user == requester {
+        return Ok(());
+    }
+    let approvers = policy.approvals.group.as_deref();
+    if approvers.is_some_and(|g| config.group_members(g).iter().any(|m| m == user)) {
+        return Ok(());
+    }
+    let open = policy.approvals.required == 0;
+    if open && may_deploy(config, env, policy, user).is_ok() {
+        return Ok(());
+    }
+    let mut who = vec![format!("{requester} (who asked for it)")];
+    if let Some(g) = approvers {
+        who.push(format!("a member of {g}"));
+    }
+    if open
+        && let Some(d) = &policy.deployers
+        && Some(d.as_str()) != approvers
+    {
+        who.push(format!("a member of {d} (who may deploy to {env})"));
+    }
+    Err(Refusal(format!("only {} may cancel it.", or_list(&who))))
+}
+
 /// Who `is_approver` means, for messages: "leads", or "an approver".
 pub fn approvers_name(config: &Config, policy: &EnvPolicy) -> String {
     policy
@@ -363,10 +397,131 @@ fn locked_text(lock: &Lock, policy: &EnvPolicy) -> String {
     )
 }
 
+/// "a", "a or b", "a, b or c".
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
 fn plural(n: u32, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Approvals, BotSettings, Emergency, SshSettings};
+
+    /// `prod` needs 1 approval from `leads` and only `deployers` may deploy there; `staging`
+    /// needs no approval and only `devs` may deploy; `sandbox` is open to everyone.
+    fn config() -> Config {
+        let env = |deployers: Option<&str>, required: u32, group: Option<&str>| EnvPolicy {
+            deployers: deployers.map(str::to_owned),
+            approvals: Approvals {
+                required,
+                group: group.map(str::to_owned),
+                self_approve: false,
+                expire: Duration::from_secs(1800),
+                approve_with: vec!["+1".into()],
+                deny_with: vec!["-1".into()],
+            },
+            emergency: Emergency {
+                required: 2,
+                group: group.map(str::to_owned),
+            },
+            freezes: Vec::new(),
+            timezone: chrono_tz::UTC,
+        };
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        Config {
+            bot: BotSettings {
+                name: "deckhand".into(),
+                prefixes: vec!["!".into()],
+                default_env: EnvName::parse("staging").unwrap(),
+                recipes: "deploy.d".into(),
+            },
+            groups: [
+                ("leads".to_owned(), names(&["carol", "dave"])),
+                ("deployers".to_owned(), names(&["alice", "bob", "carol"])),
+                ("devs".to_owned(), names(&["alice", "bob"])),
+            ]
+            .into(),
+            envs: vec![
+                (
+                    EnvName::parse("prod").unwrap(),
+                    env(Some("deployers"), 1, Some("leads")),
+                ),
+                (
+                    EnvName::parse("staging").unwrap(),
+                    env(Some("devs"), 0, None),
+                ),
+                (EnvName::parse("sandbox").unwrap(), env(None, 0, None)),
+            ],
+            apps: Vec::new(),
+            ssh: SshSettings::default(),
+            path: "deckhand.toml".into(),
+        }
+    }
+
+    fn cancel(env: &str, requester: &str, user: &str) -> Result<(), String> {
+        let c = config();
+        let policy = c.env(&EnvName::parse(env).unwrap()).unwrap();
+        may_cancel(&c, env, policy, requester, user).map_err(|r| r.0)
+    }
+
+    #[test]
+    fn who_may_cancel_a_deploy() {
+        let prod = Err("only alice (who asked for it) or a member of leads may cancel it.");
+        let staging = Err(
+            "only alice (who asked for it) or a member of devs (who may deploy to staging) may cancel it.",
+        );
+        let table: &[(&str, &str, Result<(), &str>)] = &[
+            // (env, user, verdict) for a deploy alice asked for
+            ("prod", "alice", Ok(())),
+            ("prod", "dave", Ok(())),
+            // carol may deploy to prod and is a lead; bob may only deploy there.
+            ("prod", "carol", Ok(())),
+            ("prod", "bob", prod),
+            ("prod", "mallory", prod),
+            ("staging", "alice", Ok(())),
+            ("staging", "bob", Ok(())),
+            // A lead, but staging needs no approval and leads may not deploy there.
+            ("staging", "carol", staging),
+            ("staging", "mallory", staging),
+            ("sandbox", "mallory", Ok(())),
+        ];
+        for (env, user, expect) in table {
+            assert_eq!(
+                cancel(env, "alice", user),
+                expect.map_err(str::to_owned),
+                "{user} cancelling alice's deploy in {env}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_approver_group_in_an_open_env_counts_too() {
+        let mut c = config();
+        let (_, staging) = c
+            .envs
+            .iter_mut()
+            .find(|(n, _)| n.as_str() == "staging")
+            .unwrap();
+        staging.approvals.group = Some("leads".into());
+        let staging = c.env(&EnvName::parse("staging").unwrap()).unwrap();
+        assert_eq!(may_cancel(&c, "staging", staging, "alice", "carol"), Ok(()));
+        assert_eq!(
+            may_cancel(&c, "staging", staging, "alice", "mallory")
+                .unwrap_err()
+                .0,
+            "only alice (who asked for it), a member of leads or a member of devs (who may deploy to staging) may cancel it."
+        );
     }
 }

@@ -10,7 +10,6 @@ use crate::core::queue::Slot;
 use crate::core::{plan, policy};
 use crate::store::{Deploy, DeployKind, NewDeploy};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// `deploy …`
 pub async fn request(
@@ -247,10 +246,16 @@ pub async fn cancel(
         return say(inner, channel, &format!("There is no deploy #{id}.")).await;
     };
     let label = super::run::label(&d);
-    // The requester, or anyone who may deploy there, may cancel.
-    if d.requested_by != user
-        && let Some(env_policy) = inner.config.env(&d.env)
-        && let Err(refusal) = policy::may_deploy(&inner.config, d.env.as_str(), env_policy, user)
+    // The requester, the env's approvers, or (where no approval is needed) anyone who may
+    // deploy there.
+    if let Some(env_policy) = inner.config.env(&d.env)
+        && let Err(refusal) = policy::may_cancel(
+            &inner.config,
+            d.env.as_str(),
+            env_policy,
+            &d.requested_by,
+            user,
+        )
     {
         return say(
             inner,
@@ -268,8 +273,19 @@ pub async fn cancel(
         .await;
     }
     if d.state.is_in_flight() {
-        if let Some(flag) = inner.cancels.lock().expect("cancels lock").get(&id) {
-            flag.store(true, Ordering::SeqCst);
+        let flag = inner
+            .cancels
+            .lock()
+            .expect("cancels lock")
+            .get(&id)
+            .cloned();
+        if let Some(Err(first)) = flag.map(|f| f.ask(user)) {
+            return say(
+                inner,
+                channel,
+                &format!("{label} is already being cancelled (cancelled by {first}): it stops after the step in progress."),
+            )
+            .await;
         }
         inner
             .store
@@ -284,7 +300,7 @@ pub async fn cancel(
         return say(
             inner,
             channel,
-            &format!("{label}: cancelling after the step in progress; hosts already changed will be rolled back."),
+            &format!("{label}: cancelled by {user}; it stops after the step in progress, and hosts already changed will be rolled back."),
         )
         .await;
     }
@@ -293,7 +309,7 @@ pub async fn cancel(
     if !removed && d.state == DeployState::Queued {
         // Its turn came between our read and now: it is starting; cancel it as a running one.
         if let Some(flag) = inner.cancels.lock().expect("cancels lock").get(&id) {
-            flag.store(true, Ordering::SeqCst);
+            let _ = flag.ask(user);
         }
     }
     let reason = format!("cancelled by {user} before it started");

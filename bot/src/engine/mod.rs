@@ -27,7 +27,6 @@ use crate::exec::Executor;
 use crate::store::{OutputWriter, Store, Verdict};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
 
@@ -47,8 +46,8 @@ pub(crate) struct Inner {
     pub output: OutputWriter,
     /// One deploy per app and env; the rest wait in order.
     pub queues: Mutex<Queues>,
-    /// Set to ask a running deploy to stop after its current step.
-    pub cancels: Mutex<HashMap<DeployId, Arc<AtomicBool>>>,
+    /// Set to ask a running deploy to stop after its current step (and to say who asked).
+    pub cancels: Mutex<HashMap<DeployId, Arc<run::CancelFlag>>>,
     /// Woken whenever a deploy ends, for `/wait` and shutdown.
     pub changed: Notify,
     /// Deploys whose turn has come; one dispatcher task starts them (see `run::dispatcher`).

@@ -13,13 +13,39 @@ use crate::store::{Deploy, DeployKind};
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const ACTOR: &str = "deckhand";
 /// A version probe is a quick read; it must not hold a deploy for long.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request to stop a running deploy after its current step, and who made it.
+#[derive(Default)]
+pub struct CancelFlag {
+    asked: AtomicBool,
+    by: OnceLock<String>,
+}
+
+impl CancelFlag {
+    /// Asks the deploy to stop. `Err` names whoever asked first: the deploy is already
+    /// stopping, and the first person stays the one who cancelled it.
+    pub fn ask(&self, user: &str) -> Result<(), String> {
+        let first = self.by.set(user.to_owned());
+        self.asked.store(true, Ordering::SeqCst);
+        first.map_err(|_| self.by().unwrap_or_default().to_owned())
+    }
+
+    pub fn asked(&self) -> bool {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    /// Who asked first, once someone has.
+    pub fn by(&self) -> Option<&str> {
+        self.by.get().map(String::as_str)
+    }
+}
 
 /// Starts deploys whose turn has come, one task each. A separate task (rather than each
 /// deploy spawning its successor) keeps the ownership simple and the futures non-recursive.
@@ -38,7 +64,7 @@ pub async fn dispatcher(inner: Weak<Inner>, mut starts: mpsc::UnboundedReceiver<
 
 /// Runs a deploy to its end, then frees its target; returns the next deploy to start there.
 async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Arc::new(CancelFlag::default());
     inner
         .cancels
         .lock()
@@ -116,7 +142,7 @@ struct Ctx<'a> {
     recipe: &'a Recipe,
     renv: &'a RecipeEnv,
     pump: &'a Pump,
-    cancel: &'a AtomicBool,
+    cancel: &'a CancelFlag,
     status: &'a StatusLine,
     /// What each host ran before this deploy, for rollback (`DECKHAND_PREVIOUS_VERSION`).
     previous: HashMap<String, String>,
@@ -130,7 +156,7 @@ struct Ctx<'a> {
 async fn run(
     inner: &Arc<Inner>,
     id: DeployId,
-    cancel: &AtomicBool,
+    cancel: &CancelFlag,
     opened: &mut Vec<Place>,
 ) -> anyhow::Result<Option<(String, String)>> {
     let Some(d) = inner.store.deploy(id).await? else {
@@ -217,7 +243,7 @@ async fn run(
     let mut outcome = Outcome::Done;
     let mut state = DeployState::Running;
     'rollout: for (bi, batch) in batches.iter().enumerate() {
-        if cancel.load(Ordering::SeqCst) {
+        if cancel.asked() {
             outcome = Outcome::Cancelled;
             break;
         }
@@ -323,7 +349,10 @@ async fn run(
         Outcome::HealthFailed { host, why } => {
             (format!("health check failed on {host}: {why}"), true)
         }
-        Outcome::Cancelled => ("cancelled".to_owned(), false),
+        Outcome::Cancelled => match cancel.by() {
+            Some(by) => (format!("cancelled by {by}"), false),
+            None => ("cancelled".to_owned(), false),
+        },
         Outcome::Done => unreachable!("handled above"),
     };
     if mark_bad {
@@ -355,11 +384,13 @@ async fn run(
         DeployState::Cancelled => "cancelled",
         _ => "failed",
     };
+    let ended = match &outcome {
+        // "cancelled by carol after 2.1s · …": the reason is the verdict.
+        Outcome::Cancelled => format!("{why} after {}", now_elapsed(started)),
+        _ => format!("{verdict} after {} · {why}", now_elapsed(started)),
+    };
     status
-        .set(&format!(
-            "{verdict} after {} · {why} · {after}{health_text}{bad}",
-            now_elapsed(started)
-        ))
+        .set(&format!("{ended} · {after}{health_text}{bad}"))
         .await;
     if final_state != DeployState::Cancelled {
         let mut text = format!("{label} {verdict}: {why}. {after}.");
@@ -490,14 +521,14 @@ async fn gate(
     inner: &Arc<Inner>,
     d: &Deploy,
     status: &StatusLine,
-    cancel: &AtomicBool,
+    cancel: &CancelFlag,
 ) -> anyhow::Result<Gate> {
     let mut said: Option<String> = None;
     let unpark = || {
         inner.parked.lock().expect("parked lock").remove(&d.id);
     };
     loop {
-        if cancel.load(Ordering::SeqCst) {
+        if cancel.asked() {
             unpark();
             return Ok(Gate::Cancelled);
         }
@@ -592,7 +623,7 @@ async fn run_host(
     };
     let n = steps.len();
     for (i, step) in steps.iter().enumerate() {
-        if ctx.cancel.load(Ordering::SeqCst) {
+        if ctx.cancel.asked() {
             out.failure = Some(HostFailure::Cancelled);
             return Ok(out);
         }

@@ -279,21 +279,29 @@ fn processes_of_deploy(root: &Path, id: i64) -> Vec<u32> {
 }
 
 pub fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> std::process::Output {
+    deckhand_with(args, &[], stdin.as_bytes(), data)
+}
+
+/// Like [`deckhand`], with environment variables `env` set and `stdin` as raw bytes (which
+/// need not be UTF-8). Its stdout and stderr are pipes, never a terminal.
+pub fn deckhand_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    data: &std::path::Path,
+) -> std::process::Output {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)
         .current_dir(repo())
         .env("DECKHAND_DATA", data)
         .env_remove("DECKHAND_NOW")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }

@@ -549,3 +549,123 @@ async fn a_connection_lost_on_one_host_rolls_back_the_others_too() {
     // api-1 finished its step (a batch runs to its end) before the rollout stopped.
     assert!(sshd.file(0, "deckhand/api/staging/finished").is_some());
 }
+
+/// The SSH executor alone, for `sshd`'s host 1 (`api-1`): the executor and the host's place.
+fn executor_for(sshd: &Sshd) -> (deckhand::exec::SshExecutor, deckhand::exec::Place) {
+    use deckhand::config::{HostAddress, SshSettings};
+    let settings = SshSettings {
+        identity_file: Some(sshd.client_key.clone()),
+        known_hosts: Some(sshd.known_hosts.clone()),
+        control_dir: Some(sshd.control_dir()),
+        ..SshSettings::default()
+    };
+    let place = deckhand::exec::Place {
+        address: HostAddress::parse(&sshd.address(0)).unwrap(),
+        deploy_to: None,
+    };
+    (deckhand::exec::SshExecutor::new(&settings).unwrap(), place)
+}
+
+fn ssh_job(place: &deckhand::exec::Place, script: &str, tag: &str) -> deckhand::exec::Job {
+    deckhand::exec::Job {
+        app: "api".into(),
+        env: "staging".into(),
+        host: "api-1".into(),
+        place: place.clone(),
+        script: script.into(),
+        vars: vec![],
+        timeout: std::time::Duration::from_secs(60),
+        look_only: false,
+        tag: Some(tag.into()),
+        halt: Default::default(),
+    }
+}
+
+async fn run_job(
+    exec: &deckhand::exec::SshExecutor,
+    job: &deckhand::exec::Job,
+) -> (
+    Result<deckhand::exec::Exit, deckhand::exec::ExecError>,
+    Vec<String>,
+) {
+    use deckhand::exec::Executor;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (exit, lines) = tokio::join!(exec.run(job, tx), async {
+        let mut lines = vec![];
+        while let Some(l) = rx.recv().await {
+            lines.push(l.text);
+        }
+        lines
+    });
+    (exit, lines)
+}
+
+#[tokio::test]
+async fn a_master_that_went_away_between_steps_is_opened_again_for_the_next() {
+    use deckhand::exec::{Executor, Exit};
+    let sshd = Sshd::start(1);
+    let (exec, place) = executor_for(&sshd);
+    assert!(exec.reach(&[("api-1", &place)]).await[0].is_ok());
+    let (exit, lines) = run_job(&exec, &ssh_job(&place, "echo one", "deckhand#1@reopen")).await;
+    assert_eq!(
+        (exit.unwrap(), lines),
+        (Exit::Code(0), vec!["one".to_owned()])
+    );
+    // As a master left idle past ControlPersist, or cut by the network, would be gone.
+    kill_master(&sshd, 0);
+    assert!(until(3, || sshd.master_of(0).is_none()).await);
+    let (exit, lines) = run_job(&exec, &ssh_job(&place, "echo two", "deckhand#1@reopen")).await;
+    assert_eq!(
+        (exit.unwrap(), lines),
+        (Exit::Code(0), vec!["two".to_owned()])
+    );
+    exec.close(&[&place]).await;
+    masters_closed(&sshd, "close shuts the new master down").await;
+}
+
+#[tokio::test]
+async fn a_sweep_ends_what_carries_a_deploys_tag_on_the_host_and_spares_the_rest() {
+    use deckhand::exec::Executor;
+    let sshd = Sshd::start(1);
+    let (exec, place) = executor_for(&sshd);
+    assert!(exec.reach(&[("api-1", &place)]).await[0].is_ok());
+    let orphan = ssh_job(
+        &place,
+        "sleep 30; touch orphan-lived",
+        "deckhand#12@sweepssh",
+    );
+    let other = ssh_job(&place, "sleep 3; touch other-lived", "deckhand#1@sweepssh");
+    let started = std::time::Instant::now();
+    let (orphan_run, other_run, swept) =
+        tokio::join!(run_job(&exec, &orphan), run_job(&exec, &other), async {
+            // Both steps are running on the host by then.
+            assert!(until(10, || Sshd::running("deckhand#12@sweepssh")).await);
+            assert!(until(10, || Sshd::running("deckhand#1@sweepssh")).await);
+            exec.sweep("api-1", &place, "deckhand#12@sweepssh").await
+        });
+    let swept = swept.unwrap();
+    // The wrapper and its watcher, `timeout`, the tagged shell, the step's shell and `sleep`.
+    assert!(swept.killed >= 4, "{swept:?}");
+    assert!(
+        orphan_run.0.is_err() || orphan_run.0.as_ref().unwrap() != &deckhand::exec::Exit::Code(0),
+        "#12's step was ended: {:?}",
+        orphan_run.0
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(25));
+    assert_eq!(
+        other_run.0.unwrap(),
+        deckhand::exec::Exit::Code(0),
+        "#1 went on"
+    );
+    assert!(!Sshd::running("deckhand#12@sweepssh"));
+    assert!(sshd.file(0, "deckhand/api/staging/other-lived").is_some());
+    assert!(sshd.file(0, "deckhand/api/staging/orphan-lived").is_none());
+    assert_eq!(
+        exec.sweep("api-1", &place, "deckhand#12@sweepssh")
+            .await
+            .unwrap()
+            .killed,
+        0
+    );
+    exec.close(&[&place]).await;
+}

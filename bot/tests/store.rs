@@ -723,13 +723,28 @@ async fn interrupted_deploys_are_recovered() {
     assert_eq!(steps[0].outcome, "interrupted");
     assert_eq!(steps[0].finished_at, Some(t(40)));
     // Their hold stays until recovery released it, once.
-    let held: Vec<_> = store.unreleased().await.unwrap().iter().map(|d| d.id).collect();
+    let held: Vec<_> = store
+        .unreleased()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
     assert_eq!(held, [running, verifying]);
     assert!(store.release(running, "nothing left", t(60)).await.unwrap());
     assert!(!store.release(running, "twice", t(61)).await.unwrap());
-    let held: Vec<_> = store.unreleased().await.unwrap().iter().map(|d| d.id).collect();
+    let held: Vec<_> = store
+        .unreleased()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
     assert_eq!(held, [verifying]);
-    assert_eq!(store.events(running).await.unwrap().pop().unwrap().kind, "released");
+    assert_eq!(
+        store.events(running).await.unwrap().pop().unwrap().kind,
+        "released"
+    );
     assert_eq!(store.log_tag().await.unwrap().len(), 12);
 }
 

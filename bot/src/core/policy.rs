@@ -446,6 +446,7 @@ mod tests {
                 prefixes: vec!["!".into()],
                 default_env: EnvName::parse("staging").unwrap(),
                 recipes: "deploy.d".into(),
+                shutdown_grace: std::time::Duration::from_secs(30),
             },
             groups: [
                 ("leads".to_owned(), names(&["carol", "dave"])),

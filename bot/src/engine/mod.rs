@@ -27,6 +27,7 @@ use crate::exec::Executor;
 use crate::store::{OutputWriter, Store, Verdict};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
 

@@ -179,12 +179,12 @@ async fn settle(inner: &Arc<Inner>, d: &Deploy) -> anyhow::Result<()> {
     let found = if names.is_empty() {
         "none of its steps had started on a host".to_owned()
     } else if killed.is_empty() {
-        format!(
-            "nothing of it was still running on {}",
-            names.join(", ")
-        )
+        format!("nothing of it was still running on {}", names.join(", "))
     } else {
-        format!("stopped what was still running of it on {}", killed.join(", "))
+        format!(
+            "stopped what was still running of it on {}",
+            killed.join(", ")
+        )
     };
     let text = format!(
         "{label}: {found}; its hold on {target} is released. Its hosts may be part-way through: check them with `live {} in {} --check`, then deploy again or `rollback {} in {}`.",

@@ -53,7 +53,8 @@ impl Bot {
                     tracing::error!("recording the stop of #{id}: {err:#}");
                 }
                 if let Some(flag) = inner.cancels.lock().expect("cancels lock").get(id) {
-                    flag.store(true, Ordering::SeqCst);
+                    // Whoever cancelled it before keeps the credit.
+                    let _ = flag.ask("deckhand's shutdown");
                 }
             }
             // Ends the step in progress of every deploy, wherever it runs; rollbacks follow.

@@ -135,14 +135,14 @@ impl Executor for LocalExecutor {
     }
 }
 
-/// The guard every local step runs under (`sh -c GUARD <tag> <script>`): it runs the script as
-/// `sh -c <script>` with `$0` = the tag (so the tag is in the command line of the step's shell
-/// as well as the guard's), in the background with stdin from /dev/null, and watches its own
-/// stdin, the bot's lifeline: at end of file (the bot closed it, or died) it kills the whole
-/// process group, itself included. A step that ends normally ends the watcher and passes its
-/// exit code on. `read` is a builtin, so the watcher costs no process of its own.
+/// The guard every local step runs under (`sh -c GUARD <tag> <script>`; the tag, its `$0`, is
+/// in its command line for as long as the step runs, and the step is in its process group): it
+/// runs the script as `sh -c <script>` in the background with stdin from /dev/null, and watches
+/// its own stdin, the bot's lifeline: at end of file (the bot closed it, or died) it kills the
+/// whole process group, itself included. A step that ends normally ends the watcher and passes
+/// its exit code on. `read` is a builtin, so the watcher costs no process of its own.
 const GUARD: &str = r#"exec 3<&0 </dev/null
-sh -c "$1" "$0" 3<&- &
+sh -c "$1" sh 3<&- &
 step=$!
 { while read -r _ <&3; do :; done; kill -KILL 0; } >/dev/null 2>&1 &
 watch=$!
@@ -248,6 +248,7 @@ async fn kill_group(pgid: Pid, child: &mut tokio::process::Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
 
     fn job(script: &str, timeout: Duration) -> Job {
         Job {
@@ -346,5 +347,113 @@ mod tests {
                 "step saw the bot's variable {n}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_halt_stops_the_step_and_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("still-alive");
+        let exec = LocalExecutor::new(dir.path());
+        let j = job(
+            &format!("(sleep 2; touch '{}') & sleep 30", marker.display()),
+            Duration::from_secs(60),
+        );
+        let halt = j.halt.clone();
+        let (tx, _rx) = mpsc::channel(16);
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            halt.cancel();
+        });
+        let started = std::time::Instant::now();
+        assert_eq!(exec.run(&j, tx).await.unwrap(), Exit::Stopped);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        stopper.await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!marker.exists(), "a child of the stopped step survived");
+    }
+
+    #[tokio::test]
+    async fn a_daemon_holding_both_streams_costs_one_grace_period_not_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let (exit, lines) = run(
+            dir.path(),
+            "echo up; sleep 10 & echo started",
+            Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(exit, Exit::Code(0));
+        assert_eq!(lines.len(), 2);
+        // One 2 s grace for stdout and stderr together; read one after the other they took 4 s.
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(3700), "{took:?}");
+    }
+
+    #[test]
+    fn a_step_whose_lifeline_closes_dies_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("still-alive");
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(GUARD)
+            .arg("deckhand#7@lifeline")
+            .arg(format!(
+                "(sleep 2; touch '{}') & sleep 30",
+                marker.display()
+            ))
+            .stdin(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // What the kernel does when the bot dies: its end of the pipe closes.
+        drop(child.stdin.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(9), "the guard killed its group");
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            !marker.exists(),
+            "a child of the step outlived the lifeline"
+        );
+    }
+
+    #[test]
+    fn a_sweep_kills_what_carries_the_tag_and_its_group_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("still-alive");
+        let spawn = |tag: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(GUARD)
+                .arg(tag)
+                .arg(format!(
+                    "(sleep 2; touch '{}') & sleep 30",
+                    marker.display()
+                ))
+                .stdin(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        // The bot is "alive" for both: their lifelines stay open.
+        let mut orphan = spawn("deckhand#12@sweeptest");
+        let mut other = spawn("deckhand#1@sweeptest");
+        std::thread::sleep(Duration::from_millis(300));
+        let swept = sweep_local("deckhand#12@sweeptest").unwrap();
+        // The guard, the step's shell, its subshell, `sleep 30`, the watcher (+ `sleep 2`).
+        assert!(swept.killed >= 4, "{swept:?}");
+        assert_eq!(orphan.wait().unwrap().signal(), Some(9));
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "#1 is not #12: it must live on"
+        );
+        assert_eq!(sweep_local("deckhand#12@sweeptest").unwrap().killed, 0);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            marker.exists(),
+            "#1's step went on (only #12's were killed)"
+        );
+        let _ = other.kill();
+        let _ = sweep_local("deckhand#1@sweeptest");
     }
 }

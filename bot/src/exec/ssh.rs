@@ -25,9 +25,7 @@
 //!   after the grace period); such a code counts as [`Exit::TimedOut`] only when the step ran
 //!   for at least its time limit, so a script that itself exits 124 early keeps its own code.
 
-use super::{
-    ExecError, Executor, Exit, Job, Line, LineReader, Place, Stream, Swept, drain, pump,
-};
+use super::{ExecError, Executor, Exit, Job, Line, LineReader, Place, Stream, Swept, drain, pump};
 use crate::config::{HostAddress, HostKeyPolicy, SshSettings};
 use async_trait::async_trait;
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
@@ -41,6 +39,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Between the step's SIGTERM and SIGKILL on the host.
 const KILL_GRACE_SECS: u32 = 2;
+/// How long a master with no session open stays (in seconds): one left behind by a bot that was
+/// killed goes away by itself then. A live bot opens a master that exited again when it needs it.
+const CONTROL_PERSIST: std::num::NonZeroUsize = std::num::NonZeroUsize::new(120).expect("not 0");
 /// How often an idle master asks the server whether it is still there (3 missed answers and
 /// the connection counts as lost).
 const SERVER_ALIVE: Duration = Duration::from_secs(15);
@@ -168,6 +169,7 @@ impl SshExecutor {
             b.user_known_hosts_file(known);
         }
         b.config_file("/dev/null")
+            .control_persist(openssh::ControlPersist::IdleFor(CONTROL_PERSIST))
             .control_directory(&self.control_dir)
             .connect_timeout(s.connect_timeout.max(Duration::from_secs(1)))
             .server_alive_interval(SERVER_ALIVE);
@@ -239,7 +241,7 @@ impl Executor for SshExecutor {
                 source: std::io::Error::other("not an SSH host"),
             });
         };
-        let session = self.session(&conn, &job.host).await?;
+        let mut session = self.session(&conn, &job.host).await?;
         let _slot = conn.slots.acquire().await.expect("never closed");
         let marker = format!(
             "deckhand-exit-{}-{}",
@@ -257,8 +259,10 @@ impl Executor for SshExecutor {
         })?;
         // sshd may refuse a new session for a moment even below `max_sessions`: it counts a
         // finished session until its channel is closed, a round trip after we saw it end. The
-        // command has not started then, so trying again is safe; only a dead master is final.
+        // command has not started then, so trying again is safe. A dead master (it went away,
+        // or exited after `CONTROL_PERSIST` idle) is opened again, once.
         let mut attempt = 0u32;
+        let mut reopened = false;
         let mut child = loop {
             let spawned = session
                 .clone()
@@ -276,6 +280,12 @@ impl Executor for SshExecutor {
                     tracing::debug!(host = %job.host, attempt, "session refused, retrying: {}", chain(&err));
                     tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt.min(10))))
                         .await;
+                }
+                Err(err) if !reopened => {
+                    Self::forget(&conn, &session).await;
+                    reopened = true;
+                    tracing::debug!(host = %job.host, "the master is gone, opening it again: {}", chain(&err));
+                    session = self.session(&conn, &job.host).await?;
                 }
                 Err(err) => {
                     Self::forget(&conn, &session).await;
@@ -381,7 +391,11 @@ impl Executor for SshExecutor {
                 source: std::io::Error::other("not an SSH host"),
             });
         };
-        let session = self.session(&conn, host).await?;
+        let mut session = self.session(&conn, host).await?;
+        if session.check().await.is_err() {
+            Self::forget(&conn, &session).await;
+            session = self.session(&conn, host).await?;
+        }
         let _slot = conn.slots.acquire().await.expect("never closed");
         let failed = |why: String| ExecError::Sweep {
             host: host.to_owned(),
@@ -389,7 +403,11 @@ impl Executor for SshExecutor {
         };
         // The tag goes in two pieces, so the sweep's own command line never matches it.
         let (head, tail) = tag.split_at(tag.find('@').unwrap_or(tag.len()));
-        let q = |s: &str| shlex::try_quote(s).map(|c| c.into_owned()).unwrap_or_default();
+        let q = |s: &str| {
+            shlex::try_quote(s)
+                .map(|c| c.into_owned())
+                .unwrap_or_default()
+        };
         let command = format!("exec sh -c {} sweep {} {}", q(SWEEP), q(head), q(tail));
         let output = tokio::time::timeout(
             SWEEP_TIMEOUT,
@@ -397,12 +415,10 @@ impl Executor for SshExecutor {
         )
         .await
         .map_err(|_| failed(format!("no answer within {}s", SWEEP_TIMEOUT.as_secs())))?
-        .map_err(|err| {
-            ExecError::Lost {
-                host: host.to_owned(),
-                address: conn.address.clone(),
-                cause: chain(&err),
-            }
+        .map_err(|err| ExecError::Lost {
+            host: host.to_owned(),
+            address: conn.address.clone(),
+            cause: chain(&err),
         })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         match stdout
@@ -417,6 +433,12 @@ impl Executor for SshExecutor {
         }
     }
 }
+
+/// The shell between `timeout` and the step's own: `sh -c TAGGED <tag> <script>` carries the tag
+/// in its command line for as long as the step runs, while the step's shell keeps `sh` as its
+/// `$0` (it names itself in error messages). The `exit` keeps a shell that would `exec` its
+/// last command from replacing itself with the step's.
+const TAGGED: &str = r#"sh -c "$1" sh; exit $?"#;
 
 /// How long a sweep may take on a host.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -580,14 +602,15 @@ fn remote_command(job: &Job, marker: &str) -> Result<String, String> {
         w.push_str(&format!("  export {name}={}\n", q(value)?));
     }
     let secs = job.timeout.as_secs_f64().max(0.001);
-    // The step runs in the background, in `timeout`'s own process group, with the tag as
-    // its `$0`; the watcher reads the session's stdin, the bot's lifeline, and at its end
+    // The step runs in the background, in `timeout`'s own process group, under a shell that
+    // carries the tag (see [`TAGGED`]); the watcher reads the session's stdin, the bot's lifeline, and at its end
     // (the bot closed it, died, or the connection went) ends the step's group.
     w.push_str("  exec 3<&0 </dev/null\n");
     w.push_str(&format!(
-        "  timeout -k {KILL_GRACE_SECS} {secs:.3} sh -c {} {} 3<&- &\n",
-        q(&job.script)?,
-        q(job.tag.as_deref().unwrap_or("deckhand"))?
+        "  timeout -k {KILL_GRACE_SECS} {secs:.3} sh -c {} {} {} 3<&- &\n",
+        q(TAGGED)?,
+        q(job.tag.as_deref().unwrap_or("deckhand"))?,
+        q(&job.script)?
     ));
     w.push_str("  t=$!\n");
     w.push_str(&format!(

@@ -434,7 +434,12 @@ impl Store {
 
     /// Releases interrupted deploy `id`'s hold on its target, logging `text` as a `released`
     /// event. False when it was released already.
-    pub async fn release(&self, id: DeployId, text: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+    pub async fn release(
+        &self,
+        id: DeployId,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
         let mut tx = self
             .pool
             .begin_with(BEGIN_WRITE)

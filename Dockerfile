@@ -1,4 +1,7 @@
-# deckhand in a container: `docker build -t deckhand . && docker run --rm -it deckhand console`
+# deckhand in a container: `docker build -t deckhand . && docker run --rm -it --init deckhand console`
+# `--init` reaps the processes a step leaves behind (deckhand is not an init). `docker stop`
+# sends SIGTERM: deckhand lets running deploys finish within [bot] shutdown_grace (30s), so give
+# it more than that: `docker stop -t 45` (docs/reliability.md).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .

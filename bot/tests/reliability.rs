@@ -182,6 +182,18 @@ fn overlaps(trace: &Path) -> Vec<String> {
     found
 }
 
+/// A bot whose deploy #1 (`deploy:slow`) runs its first step.
+fn running_slow_deploy(config: &Path, data: &Path) -> Console {
+    let mut bot = Console::start(config, data);
+    bot.say("deploy:slow api to staging");
+    assert!(
+        bot.wait_for("step 1/2 (one)", Duration::from_secs(20)),
+        "{}",
+        bot.stdout()
+    );
+    bot
+}
+
 /// Every `#N` the bot printed.
 fn ids_in(text: &str) -> Vec<i64> {
     let mut ids = Vec::new();
@@ -245,52 +257,52 @@ struct LogCheck {
     interrupted: Vec<i64>,
 }
 
-async fn check_log(data: &Path) -> LogCheck {
+async fn open_log(data: &Path) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}?mode=ro", data.join("deckhand.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::SqlitePool::connect(&url).await.unwrap()
+}
+
+/// The ids a query selects.
+async fn ids(pool: &sqlx::SqlitePool, sql: &'static str) -> Vec<i64> {
+    sqlx::query_scalar(sql).fetch_all(pool).await.unwrap()
+}
+
+async fn check_log(data: &Path) -> LogCheck {
+    let pool = open_log(data).await;
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let ids = sqlx::query_scalar("SELECT id FROM deploys ORDER BY id")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let in_flight = sqlx::query_scalar(
-        "SELECT id FROM deploys WHERE state IN ('running', 'verifying') ORDER BY id",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
     let steps_running = sqlx::query_scalar("SELECT count(*) FROM steps WHERE outcome = 'running'")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let unreleased = sqlx::query_scalar(
-        "SELECT id FROM deploys WHERE state = 'interrupted' AND released_at IS NULL",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let interrupted =
-        sqlx::query_scalar("SELECT id FROM deploys WHERE state = 'interrupted' ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
-    LogCheck {
+    let check = LogCheck {
         integrity,
-        ids,
-        in_flight,
+        ids: ids(&pool, "SELECT id FROM deploys ORDER BY id").await,
+        in_flight: ids(
+            &pool,
+            "SELECT id FROM deploys WHERE state IN ('running', 'verifying') ORDER BY id",
+        )
+        .await,
         steps_running,
-        unreleased,
-        interrupted,
-    }
+        unreleased: ids(
+            &pool,
+            "SELECT id FROM deploys WHERE state = 'interrupted' AND released_at IS NULL",
+        )
+        .await,
+        interrupted: ids(
+            &pool,
+            "SELECT id FROM deploys WHERE state = 'interrupted' ORDER BY id",
+        )
+        .await,
+    };
+    pool.close().await;
+    check
 }
 
 async fn state_of(data: &Path, id: i64) -> (String, Option<String>) {
-    let url = format!("sqlite://{}?mode=ro", data.join("deckhand.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let pool = open_log(data).await;
     let row: (String, Option<String>) =
         sqlx::query_as("SELECT state, reason FROM deploys WHERE id = ?")
             .bind(id)
@@ -302,8 +314,7 @@ async fn state_of(data: &Path, id: i64) -> (String, Option<String>) {
 }
 
 async fn step_outcomes(data: &Path, id: i64) -> Vec<String> {
-    let url = format!("sqlite://{}?mode=ro", data.join("deckhand.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let pool = open_log(data).await;
     let rows = sqlx::query_scalar("SELECT outcome FROM steps WHERE deploy_id = ? ORDER BY id")
         .bind(id)
         .fetch_all(&pool)
@@ -427,13 +438,7 @@ async fn a_host_that_cannot_be_checked_after_a_crash_keeps_its_target_locked() {
         &slow_task(&trace, 5.0),
         "",
     );
-    let mut bot = Console::start(&config, data.path());
-    bot.say("deploy:slow api to staging");
-    assert!(
-        bot.wait_for("step 1/2 (one)", Duration::from_secs(20)),
-        "{}",
-        bot.stdout()
-    );
+    let mut bot = running_slow_deploy(&config, data.path());
     std::thread::sleep(Duration::from_millis(300));
     bot.kill9();
     sshd.stop(1);
@@ -477,13 +482,7 @@ async fn sigterm_lets_a_running_deploy_finish_and_exits_0() {
     let data = tempfile::tempdir().unwrap();
     let trace = data.path().join("trace");
     let config = common::example_with_recipe_tail(data.path(), "api", &slow_task(&trace, 1.0));
-    let mut bot = Console::start(&config, data.path());
-    bot.say("deploy:slow api to staging");
-    assert!(
-        bot.wait_for("step 1/2 (one)", Duration::from_secs(20)),
-        "{}",
-        bot.stdout()
-    );
+    let mut bot = running_slow_deploy(&config, data.path());
     bot.signal(Signal::SIGTERM);
     // Taken no more: the console stops reading.
     bot.say("deploy api@v2 to staging");
@@ -511,13 +510,7 @@ async fn a_step_longer_than_the_grace_is_stopped_and_rolled_back() {
     let config = common::example_edited(data.path(), "api", &slow_task(&trace, 30.0), |c| {
         c.replace("[bot]\n", "[bot]\nshutdown_grace = \"1s\"\n")
     });
-    let mut bot = Console::start(&config, data.path());
-    bot.say("deploy:slow api to staging");
-    assert!(
-        bot.wait_for("step 1/2 (one)", Duration::from_secs(20)),
-        "{}",
-        bot.stdout()
-    );
+    let mut bot = running_slow_deploy(&config, data.path());
     let sent = Instant::now();
     bot.signal(Signal::SIGINT);
     let status = bot.exit_within(Duration::from_secs(30)).expect("it exits");
@@ -551,13 +544,7 @@ async fn a_second_signal_stops_at_once_and_records_the_deploy_interrupted() {
     let data = tempfile::tempdir().unwrap();
     let trace = data.path().join("trace");
     let config = common::example_with_recipe_tail(data.path(), "api", &slow_task(&trace, 30.0));
-    let mut bot = Console::start(&config, data.path());
-    bot.say("deploy:slow api to staging");
-    assert!(
-        bot.wait_for("step 1/2 (one)", Duration::from_secs(20)),
-        "{}",
-        bot.stdout()
-    );
+    let mut bot = running_slow_deploy(&config, data.path());
     bot.signal(Signal::SIGTERM);
     assert!(bot.wait_for("deckhand is stopping.", Duration::from_secs(10)));
     bot.signal(Signal::SIGTERM);

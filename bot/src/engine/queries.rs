@@ -5,7 +5,6 @@ use crate::core::command::{DeployId, SearchArgs};
 use crate::core::format::{self, deploy_label};
 use crate::core::names::{AppName, EnvName, GitRef};
 use crate::core::{help as helptext, policy};
-use crate::exec::Place;
 use crate::store::{Deploy, DeployKind};
 use std::sync::Arc;
 
@@ -186,12 +185,7 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
         },
     ))
     .await;
-    let opened: Vec<&Place> = reached
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(p, _)| p)
-        .collect();
-    inner.exec.close(&opened).await;
+    super::run::close_reached(inner, &reached).await;
     let mut out = String::new();
     for (host, version) in found {
         let version = match version {

@@ -235,12 +235,7 @@ async fn sweep_hosts(inner: &Arc<Inner>, d: &Deploy, names: &[String]) -> Vec<(S
         }
     }))
     .await;
-    let opened: Vec<&Place> = reached
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(p, _)| p)
-        .collect();
-    inner.exec.close(&opened).await;
+    super::run::close_reached(inner, &reached).await;
     names.iter().cloned().zip(checks).collect()
 }
 

@@ -452,6 +452,19 @@ pub(super) async fn reach(
     places.into_iter().zip(results).collect()
 }
 
+/// Gives back the connections [`reach`] opened (those it reached).
+pub(super) async fn close_reached(
+    inner: &Inner,
+    reached: &[(Place, Result<(), crate::exec::ExecError>)],
+) {
+    let opened: Vec<&Place> = reached
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(p, _)| p)
+        .collect();
+    inner.exec.close(&opened).await;
+}
+
 /// What a deploy needs from the configuration to run, or why it can no longer run.
 fn still_configured<'c>(
     inner: &'c Inner,

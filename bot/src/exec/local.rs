@@ -389,14 +389,13 @@ mod tests {
         assert!(took < Duration::from_millis(3700), "{took:?}");
     }
 
-    #[test]
-    fn a_step_whose_lifeline_closes_dies_with_its_children() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("still-alive");
-        let mut child = std::process::Command::new("sh")
+    /// A step under the guard, as the executor starts it, tagged `tag`: it starts a child that
+    /// touches `marker` 2 s later, then sleeps 30 s. The lifeline is the child's stdin.
+    fn guarded(tag: &str, marker: &Path) -> std::process::Child {
+        std::process::Command::new("sh")
             .arg("-c")
             .arg(GUARD)
-            .arg("deckhand#7@lifeline")
+            .arg(tag)
             .arg(format!(
                 "(sleep 2; touch '{}') & sleep 30",
                 marker.display()
@@ -404,7 +403,14 @@ mod tests {
             .stdin(Stdio::piped())
             .process_group(0)
             .spawn()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn a_step_whose_lifeline_closes_dies_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("still-alive");
+        let mut child = guarded("deckhand#7@lifeline", &marker);
         std::thread::sleep(Duration::from_millis(300));
         // What the kernel does when the bot dies: its end of the pipe closes.
         drop(child.stdin.take());
@@ -421,23 +427,9 @@ mod tests {
     fn a_sweep_kills_what_carries_the_tag_and_its_group_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("still-alive");
-        let spawn = |tag: &str| {
-            std::process::Command::new("sh")
-                .arg("-c")
-                .arg(GUARD)
-                .arg(tag)
-                .arg(format!(
-                    "(sleep 2; touch '{}') & sleep 30",
-                    marker.display()
-                ))
-                .stdin(Stdio::piped())
-                .process_group(0)
-                .spawn()
-                .unwrap()
-        };
         // The bot is "alive" for both: their lifelines stay open.
-        let mut orphan = spawn("deckhand#12@sweeptest");
-        let mut other = spawn("deckhand#1@sweeptest");
+        let mut orphan = guarded("deckhand#12@sweeptest", &marker);
+        let mut other = guarded("deckhand#1@sweeptest", &marker);
         std::thread::sleep(Duration::from_millis(300));
         let swept = sweep_local("deckhand#12@sweeptest").unwrap();
         // The guard, the step's shell, its subshell, `sleep 30`, the watcher (+ `sleep 2`).

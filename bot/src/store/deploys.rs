@@ -454,9 +454,6 @@ impl Store {
         .execute(&mut *tx)
         .await
         .with_context(|| format!("cannot release #{id}"))?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
         let event = NewEvent {
             actor: DECKHAND,
             kind: "released",
@@ -464,11 +461,7 @@ impl Store {
             to: None,
             text,
         };
-        insert_event(&mut tx, Some(id), &event, at).await?;
-        tx.commit()
-            .await
-            .with_context(|| format!("cannot commit the release of #{id}"))?;
-        Ok(true)
+        log_if_changed(tx, done.rows_affected(), Some(id), &event, at).await
     }
 
     /// This deploy log's own random mark (see `exec::step_tag`).
@@ -487,6 +480,25 @@ pub(crate) struct NewEvent<'a> {
     pub from: Option<DeployState>,
     pub to: Option<DeployState>,
     pub text: &'a str,
+}
+
+/// Ends a transaction that changed `changed` rows on a condition: when none changed, nothing
+/// happened (rolled back, `false`); otherwise `event` is logged and all committed (`true`).
+pub(crate) async fn log_if_changed(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    changed: u64,
+    id: Option<DeployId>,
+    event: &NewEvent<'_>,
+    at: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    if changed == 0 {
+        return Ok(false);
+    }
+    insert_event(&mut tx, id, event, at).await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot commit: {}", event.text))?;
+    Ok(true)
 }
 
 /// Writes an event row and the same text as a searchable log line.

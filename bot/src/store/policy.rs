@@ -2,7 +2,7 @@
 //! its event (and searchable log line) in one transaction, so the log always says who did what.
 
 use super::Store;
-use super::deploys::{BEGIN_WRITE, NewEvent, insert_event};
+use super::deploys::{BEGIN_WRITE, NewEvent, insert_event, log_if_changed};
 use super::rows::{millis, time};
 use crate::core::command::DeployId;
 use crate::core::names::{AppName, EnvName};
@@ -169,9 +169,6 @@ impl Store {
         .execute(&mut *tx)
         .await
         .with_context(|| format!("cannot withdraw {user}'s approval of #{id}"))?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
         let event = NewEvent {
             actor: user,
             kind: "withdraw",
@@ -179,9 +176,7 @@ impl Store {
             to: None,
             text,
         };
-        insert_event(&mut tx, Some(id), &event, at).await?;
-        tx.commit().await.context("cannot commit a withdrawal")?;
-        Ok(true)
+        log_if_changed(tx, done.rows_affected(), Some(id), &event, at).await
     }
 
     /// The approvals and denials of deploy `id` still in force, oldest first.

@@ -7,11 +7,11 @@ use toml::Spanned;
 
 use crate::config::check::{Checker, is_plain_name};
 use crate::config::diagnostic::did_you_mean;
-use crate::config::model::{BotSettings, EnvPolicy, SshSettings};
 use crate::config::policy::{check_approvals, check_emergency};
 use crate::config::raw::{RawBot, RawConfig, RawEnv};
 use crate::config::ssh::check_ssh;
 use crate::config::windows::check_freezes;
+use crate::core::model::{BotSettings, EnvPolicy, SshSettings};
 use crate::core::names::EnvName;
 
 /// What the config file gave, checked. `env_names` holds every env whose name is valid, even

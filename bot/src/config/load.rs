@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use crate::config::check::Checker;
 use crate::config::config_file::{CheckedConfig, check_config, normalize, recipes_dir};
 use crate::config::diagnostic::{ConfigErrors, Diagnostic, Source, whole_file};
-use crate::config::model::Config;
 use crate::config::raw::{RawConfig, RawRecipe};
-use crate::config::recipe::Recipe;
 use crate::config::recipe_file::check_recipe;
+use crate::core::model::Config;
 use crate::core::names::{AppName, EnvName};
+use crate::core::recipe::Recipe;
 
 impl Config {
     /// Loads and checks `path` and the recipes in its recipes directory (`[bot] recipes`,

@@ -5,8 +5,9 @@
 //! `file:line:column`; a [`Config`] that exists is valid, so the rest of the bot never
 //! re-checks a group, an env name or a crontab.
 //!
-//! Files: `model` and `recipe` hold the public types, `freeze` the window arithmetic,
-//! `summary` the `deckhand check` report, `example` the embedded shipped example. Loading:
+//! The validated types live in the core (`core::model`, `core::recipe`, `core::freeze`, the
+//! window arithmetic) and are re-exported here; this module only loads them. Files: `summary`
+//! the `deckhand check` report, `example` the embedded shipped example. Loading:
 //! `load` reads the files, `raw` is their serde shape, `config_file` / `policy` / `windows` /
 //! `ssh` check the config file, `recipe_file` / `rollout` a recipe, `check` and `diagnostic`
 //! hold the shared helpers and error type.
@@ -15,20 +16,21 @@ mod check;
 mod config_file;
 mod diagnostic;
 pub mod example;
-mod freeze;
 mod load;
-mod model;
 mod policy;
 mod raw;
-mod recipe;
 mod recipe_file;
 mod rollout;
 mod ssh;
 mod summary;
 mod windows;
 
+pub use crate::core::freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
+pub use crate::core::model::{
+    Approvals, BotSettings, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings,
+};
+pub use crate::core::recipe::{
+    HealthCheck, Host, HostAddress, Layout, Recipe, RecipeEnv, Step, Strategy, Task,
+};
 pub use diagnostic::{ConfigErrors, Diagnostic};
-pub use freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
-pub use model::{Approvals, BotSettings, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings};
-pub use recipe::{HealthCheck, Host, HostAddress, Layout, Recipe, RecipeEnv, Step, Strategy, Task};
 pub use summary::summary;

@@ -7,8 +7,8 @@ use toml::Spanned;
 
 use crate::config::check::Checker;
 use crate::config::config_file::group_ref;
-use crate::config::model::{Approvals, Emergency};
 use crate::config::raw::{RawApprovals, RawEmergency};
+use crate::core::model::{Approvals, Emergency};
 use crate::core::names::EnvName;
 
 pub(crate) fn check_approvals(

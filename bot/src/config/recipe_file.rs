@@ -10,9 +10,9 @@ use crate::config::check::{Checker, is_plain_name};
 use crate::config::config_file::env_ref;
 use crate::config::diagnostic::did_you_mean;
 use crate::config::raw::{RawHealth, RawRecipe, RawRecipeEnv, RawTask};
-use crate::config::recipe::{HealthCheck, Layout, Recipe, RecipeEnv, Step, Task};
 use crate::config::rollout::check_env;
 use crate::core::names::{AppName, EnvName, GitRef};
+use crate::core::recipe::{HealthCheck, Layout, Recipe, RecipeEnv, Step, Task};
 
 /// `envs` is the configuration's declared envs, or `None` when the config file itself could
 /// not be read: then env names are only checked for their shape.

@@ -6,8 +6,8 @@ use toml::Spanned;
 use crate::config::check::Checker;
 use crate::config::diagnostic::did_you_mean;
 use crate::config::raw::{RawHost, RawRecipeEnv};
-use crate::config::recipe::{Host, HostAddress, RecipeEnv, Strategy};
 use crate::core::names::HostName;
+use crate::core::recipe::{Host, HostAddress, RecipeEnv, Strategy};
 
 pub(crate) fn check_env(c: &mut Checker<'_>, raw: Spanned<RawRecipeEnv>) -> Option<RecipeEnv> {
     let span = raw.span();

@@ -7,8 +7,8 @@ use toml::Spanned;
 use crate::config::check::Checker;
 use crate::config::config_file::normalize;
 use crate::config::diagnostic::did_you_mean;
-use crate::config::model::{HostKeyPolicy, SshSettings};
 use crate::config::raw::RawSsh;
+use crate::core::model::{HostKeyPolicy, SshSettings};
 
 /// Longest control directory we accept: ssh control socket paths are limited to ~107 bytes,
 /// and the socket name inside the directory takes some of that.

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::freeze::{FreezeKind, FreezeWindow, WindowEnd};
-use crate::config::model::{Approvals, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings};
-use crate::config::recipe::{HealthCheck, Host, Recipe};
+use crate::core::freeze::{FreezeKind, FreezeWindow, WindowEnd};
+use crate::core::model::{Approvals, Config, Emergency, EnvPolicy, HostKeyPolicy, SshSettings};
+use crate::core::recipe::{HealthCheck, Host, Recipe};
 
 /// The `deckhand check` report for a valid configuration, as of `now`.
 pub fn summary(config: &Config, now: DateTime<Utc>) -> String {

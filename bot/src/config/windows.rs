@@ -3,8 +3,8 @@
 use toml::Spanned;
 
 use crate::config::check::Checker;
-use crate::config::freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
 use crate::config::raw::RawFreeze;
+use crate::core::freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
 
 pub(crate) fn check_freezes(
     c: &mut Checker<'_>,

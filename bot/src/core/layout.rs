@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::config::{Layout, Task};
+use crate::core::recipe::{Layout, Task};
 
 /// The release directory's name for a version: refs may contain `/` (`feature/login`), which
 /// would nest directories and confuse cleanup; `%` never appears in a valid ref, so `%2F` keeps
@@ -195,7 +195,7 @@ fi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Step;
+    use crate::core::recipe::Step;
 
     fn task(names: &[&str]) -> Task {
         Task {

@@ -1,6 +1,6 @@
 //! Which hosts go together: the batches of a rollout strategy. Pure.
 
-use crate::config::Strategy;
+use crate::core::recipe::Strategy;
 use std::ops::Range;
 
 /// Splits `n` hosts into the batches `strategy` rolls out, in order. Never returns an empty

@@ -2,8 +2,8 @@
 //! state, now): each returns a decision with the reason a user will read. Nothing here reads
 //! the clock or the database; the engine gathers the facts and passes them in.
 
-use crate::config::{Config, EnvPolicy};
 use crate::core::format;
+use crate::core::model::{Config, EnvPolicy};
 use crate::core::names::{AppName, EnvName};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -417,7 +417,7 @@ fn plural(n: u32, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Approvals, BotSettings, Emergency, SshSettings};
+    use crate::core::model::{Approvals, BotSettings, Emergency, SshSettings};
 
     /// `prod` needs 1 approval from `leads` and only `deployers` may deploy there; `staging`
     /// needs no approval and only `devs` may deploy; `sandbox` is open to everyone.

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::freeze::FreezeWindow;
-use crate::config::recipe::Recipe;
+use crate::core::freeze::FreezeWindow;
 use crate::core::names::{AppName, EnvName};
+use crate::core::recipe::Recipe;
 
 /// `config/deckhand.toml` together with every recipe in its recipes directory.
 #[derive(Debug, Clone)]

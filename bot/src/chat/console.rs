@@ -4,7 +4,7 @@
 //! spaces. Console errors (a bad `/react`, an unknown `/command`) go to stderr, so a script
 //! reading stdout sees only the bot.
 
-use super::{ChatEvent, ChatOut, MsgId, Reaction};
+use super::{Account, ChatError, ChatEvent, ChatOut, Conversation, Message, MsgId, Reaction};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::io::Write;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// The channel every console message is in.
-pub const CHANNEL: &str = "console";
+pub const CHANNEL: &str = super::CONSOLE;
 
 /// Prints what the bot says, numbering the messages it posts.
 pub struct ConsoleOut {
@@ -72,24 +72,23 @@ impl ConsoleOut {
 
 #[async_trait]
 impl ChatOut for ConsoleOut {
-    async fn post(&self, _channel: &str, text: &str) -> anyhow::Result<MsgId> {
-        Ok(self.print(Self::new_id, text))
-    }
-
-    async fn edit(&self, _channel: &str, msg: &MsgId, text: &str) -> anyhow::Result<()> {
-        self.print(|_| format!("{msg} edited"), text);
-        Ok(())
-    }
-
-    async fn reply(&self, _channel: &str, parent: &MsgId, text: &str) -> anyhow::Result<MsgId> {
+    async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
         let head = self.print(
             |st| {
                 let id = Self::new_id(st);
-                format!("{id} > {parent}")
+                match &to.thread {
+                    Some(parent) => format!("{id} > {parent}"),
+                    None => id,
+                }
             },
             text,
         );
         Ok(head.split(' ').next().unwrap_or_default().to_owned())
+    }
+
+    async fn edit(&self, _channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
+        self.print(|_| format!("{msg} edited"), text);
+        Ok(())
     }
 }
 
@@ -102,10 +101,22 @@ pub trait ConsoleBot: Send + Sync {
     async fn wait_idle(&self);
 }
 
+#[async_trait]
+impl ConsoleBot for crate::engine::Bot {
+    async fn handle(&self, event: ChatEvent) {
+        crate::engine::Bot::handle(self, event).await
+    }
+
+    async fn wait_idle(&self) {
+        crate::engine::Bot::wait_idle(self).await;
+        self.flush_log().await;
+    }
+}
+
 /// A console control line, parsed.
 #[derive(Debug, PartialEq, Eq)]
 enum Control {
-    As(String),
+    As(Account),
     React {
         msg: String,
         emoji: String,
@@ -121,8 +132,11 @@ fn parse_control(line: &str) -> Result<Control, String> {
     let cmd = words.next().unwrap_or("/");
     let args: Vec<&str> = words.collect();
     match (cmd, args.as_slice()) {
-        ("/as", [user]) if valid_user(user) => Ok(Control::As((*user).to_owned())),
-        ("/as", _) => Err("usage: /as <user> (letters, digits, `.`, `_`, `-`)".into()),
+        ("/as", [user]) => account(user).map(Control::As),
+        ("/as", _) => Err(
+            "usage: /as <user> (a console user: letters, digits, `.`, `_`, `-`) or /as <platform>:<id> (an account, e.g. slack:U0CAROL)"
+                .into(),
+        ),
         ("/react" | "/unreact", [msg, emoji]) => Ok(Control::React {
             msg: (*msg).to_owned(),
             emoji: emoji.trim_matches(':').to_owned(),
@@ -144,11 +158,34 @@ fn parse_control(line: &str) -> Result<Control, String> {
     }
 }
 
-fn valid_user(u: &str) -> bool {
-    !u.is_empty()
-        && u.len() <= 64
-        && u.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+/// `/as carol` (a console user) or `/as slack:U0CAROL` (that platform's account: the console
+/// stands in for every platform).
+fn account(word: &str) -> Result<Account, String> {
+    let plain = |u: &str| {
+        !u.is_empty()
+            && u.len() <= 64
+            && u.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    match word.split_once(':') {
+        None if plain(word) => Ok(Account::console(word)),
+        Some((platform, id))
+            if plain(platform)
+                && platform.chars().all(|c| c.is_ascii_lowercase())
+                && platform != super::CONSOLE
+                && plain(id) =>
+        {
+            Ok(Account {
+                platform: platform.to_owned(),
+                id: id.to_owned(),
+                display: word.to_owned(),
+            })
+        }
+        _ => Err(format!(
+            "`{}` is neither a console user (letters, digits, `.`, `_`, `-`) nor an account like slack:U0CAROL",
+            crate::core::names::shown(word)
+        )),
+    }
 }
 
 /// Runs the console until end of input (or `/quit`), then waits for running and queued
@@ -159,7 +196,7 @@ pub async fn run(
     mut input: impl AsyncBufRead + Unpin,
     user: &str,
 ) -> anyhow::Result<()> {
-    let mut user = user.to_owned();
+    let mut user = account(user).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
     let mut raw = Vec::new();
     let mut number: u64 = 0;
     loop {
@@ -186,10 +223,11 @@ pub async fn run(
                     }
                     let r = Reaction {
                         channel: CHANNEL.into(),
-                        user: user.clone(),
+                        from: user.clone(),
                         message: msg,
                         emoji,
                         from_bot: false,
+                        delivery: None,
                     };
                     bot.handle(if add {
                         ChatEvent::ReactionAdded(r)
@@ -208,13 +246,15 @@ pub async fn run(
         if trimmed.is_empty() {
             continue;
         }
-        bot.handle(ChatEvent::Message {
-            channel: CHANNEL.into(),
-            user: user.clone(),
+        bot.handle(ChatEvent::Message(Message {
+            place: Conversation::channel(CHANNEL),
+            id: None,
+            delivery: None,
+            from: user.clone(),
             text: line.to_owned(),
             direct: true,
             from_bot: false,
-        })
+        }))
         .await;
     }
     bot.wait_idle().await;
@@ -249,9 +289,16 @@ mod tests {
     async fn prints_the_console_protocol() {
         let buf = Buf::default();
         let out = ConsoleOut::new(Box::new(buf.clone()));
-        let m1 = out.post(CHANNEL, "hello\nsecond line").await.unwrap();
+        let m1 = out
+            .post(&Conversation::channel(CHANNEL), "hello\nsecond line")
+            .await
+            .unwrap();
         out.edit(CHANNEL, &m1, "hello again").await.unwrap();
-        let m2 = out.reply(CHANNEL, &m1, "in a thread").await.unwrap();
+        let thread = Conversation {
+            channel: CHANNEL.into(),
+            thread: Some(m1.clone()),
+        };
+        let m2 = out.post(&thread, "in a thread").await.unwrap();
         assert_eq!(m2, "m2");
         assert!(out.knows("m1") && out.knows("m2") && !out.knows("m3"));
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -268,7 +315,7 @@ mod tests {
     #[async_trait]
     impl ConsoleBot for Heard {
         async fn handle(&self, event: ChatEvent) {
-            if let ChatEvent::Message { text, .. } = event {
+            if let ChatEvent::Message(Message { text, .. }) = event {
                 self.0.lock().unwrap().push(text);
             }
         }
@@ -286,7 +333,20 @@ mod tests {
 
     #[test]
     fn control_lines_parse_or_say_how_to_use_them() {
-        assert_eq!(parse_control("/as carol"), Ok(Control::As("carol".into())));
+        assert_eq!(
+            parse_control("/as carol"),
+            Ok(Control::As(Account::console("carol")))
+        );
+        assert_eq!(
+            parse_control("/as slack:U0CAROL"),
+            Ok(Control::As(Account {
+                platform: "slack".into(),
+                id: "U0CAROL".into(),
+                display: "slack:U0CAROL".into()
+            }))
+        );
+        assert!(parse_control("/as console:carol").is_err());
+        assert!(parse_control("/as slack:").is_err());
         assert_eq!(
             parse_control("/react m3 :white_check_mark:"),
             Ok(Control::React {

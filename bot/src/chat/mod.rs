@@ -1,29 +1,97 @@
 //! The chat boundary: what the bot hears ([`ChatEvent`]) and what it can say ([`ChatOut`]).
 //!
 //! Invariant: adapters translate platform events into these types at once, and the engine
-//! knows nothing of any platform. Only `chat::console` knows the console; later only
-//! `chat::slack` will import slack-morphism and only `chat::discord` serenity.
+//! knows nothing of any platform. Adapters live side by side in this module: only
+//! `chat::console` knows the console; later only `chat::slack` will import slack-morphism and
+//! only `chat::discord` serenity. Adapters may import the engine; the engine imports no adapter.
+//!
+//! Channels are named `platform:id` (`slack:C0OPS`, `discord:1234`), and the console's is
+//! `console`: a channel belongs to one adapter, the one of its platform.
 
 pub mod console;
 
 use async_trait::async_trait;
+use std::time::Duration;
 
-/// A platform's id of a message the bot posted (`m3` in the console, a `ts` in Slack, a
-/// snowflake in Discord). Opaque to the engine.
+/// A platform's id of a message (`m3` in the console, a `ts` in Slack, a snowflake in
+/// Discord). Opaque to the engine.
 pub type MsgId = String;
+
+/// Someone's account on a platform, as the adapter saw it. Only `platform` and `id` identify
+/// the account; `display` is what the platform shows and never grants anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `console`, `slack`, `discord`, … (lowercase).
+    pub platform: String,
+    /// The platform's id of the account (`U012ABC` on Slack); the user name in the console.
+    pub id: String,
+    /// The name the platform shows (a Slack display name can be changed by its owner).
+    pub display: String,
+}
+
+impl Account {
+    /// A console user: the console stands in for every platform, so its users are people
+    /// named directly (`/as carol`).
+    pub fn console(name: &str) -> Account {
+        Account {
+            platform: CONSOLE.to_owned(),
+            id: name.to_owned(),
+            display: name.to_owned(),
+        }
+    }
+
+    /// `platform:id` (`slack:U0CAROL`), or just the name for a console user.
+    pub fn key(&self) -> String {
+        if self.platform == CONSOLE {
+            self.id.clone()
+        } else {
+            format!("{}:{}", self.platform, self.id)
+        }
+    }
+}
+
+/// The console's platform name, and its one channel.
+pub const CONSOLE: &str = "console";
+
+/// Where the bot says something: a channel, and the thread in it when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Conversation {
+    pub channel: String,
+    pub thread: Option<MsgId>,
+}
+
+impl Conversation {
+    /// The channel itself, not a thread in it.
+    pub fn channel(channel: &str) -> Conversation {
+        Conversation {
+            channel: channel.to_owned(),
+            thread: None,
+        }
+    }
+}
+
+/// A message someone posted where the bot can read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The channel and, when it was posted in a thread, the thread: answers go there.
+    pub place: Conversation,
+    /// The platform's id of this message, when it has one.
+    pub id: Option<MsgId>,
+    /// The platform's id of this delivery (Slack's `event_id`, …): a delivery seen twice is
+    /// handled once. `None` when the platform never redelivers (the console).
+    pub delivery: Option<String>,
+    pub from: Account,
+    pub text: String,
+    /// A direct message (or the console): the prefix is optional.
+    pub direct: bool,
+    /// Posted by a bot (deckhand itself included): never obeyed.
+    pub from_bot: bool,
+}
 
 /// Something that happened in chat that the bot may care about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
-    Message {
-        channel: String,
-        user: String,
-        text: String,
-        /// A direct message (or the console): the prefix is optional.
-        direct: bool,
-        /// Posted by a bot (deckhand itself included): never obeyed.
-        from_bot: bool,
-    },
+    Message(Message),
     ReactionAdded(Reaction),
     ReactionRemoved(Reaction),
 }
@@ -32,21 +100,63 @@ pub enum ChatEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reaction {
     pub channel: String,
-    pub user: String,
+    pub from: Account,
     pub message: MsgId,
     /// A shortcode without colons (`white_check_mark`) or the emoji itself (`✅`).
     pub emoji: String,
     pub from_bot: bool,
+    /// As [`Message::delivery`].
+    pub delivery: Option<String>,
 }
 
-/// What the bot can do in chat. Errors are the platform's; the engine logs them and goes on,
-/// since a chat hiccup must never stop a deploy half-way.
+/// What a platform accepts from the bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest message, in characters.
+    pub max_chars: usize,
+    /// At most `edits` edits of one message per `per`.
+    pub edits: u32,
+    pub per: Duration,
+}
+
+impl Limits {
+    /// No limit worth pacing for (the console).
+    pub const NONE: Limits = Limits {
+        max_chars: usize::MAX,
+        edits: u32::MAX,
+        per: Duration::from_secs(1),
+    };
+}
+
+/// Why the platform did not take a post or an edit.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// Too many requests: try again after the platform's `Retry-After`, when it gave one.
+    #[error("rate limited by the platform{}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+    /// The platform failed or could not be reached (5xx, network): worth trying again.
+    #[error("the platform is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Refused for good (unknown channel, no permission, malformed): trying again is no use.
+    #[error("the platform refused it")]
+    Refused(#[source] anyhow::Error),
+}
+
+/// What the bot can do in chat. A failure is the platform's; the engine logs it and goes on,
+/// since a chat hiccup must never stop or slow a deploy.
 #[async_trait]
 pub trait ChatOut: Send + Sync {
-    /// Posts a new message in a channel.
-    async fn post(&self, channel: &str, text: &str) -> anyhow::Result<MsgId>;
+    /// What this platform accepts (message length, edit rate).
+    fn limits(&self) -> Limits {
+        Limits::NONE
+    }
+
+    /// Posts a new message in a channel, or in a thread of it.
+    async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError>;
+
     /// Replaces the text of a message the bot posted.
-    async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> anyhow::Result<()>;
-    /// Posts a reply in the thread under `parent`.
-    async fn reply(&self, channel: &str, parent: &MsgId, text: &str) -> anyhow::Result<MsgId>;
+    async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError>;
+
+    /// Returns once everything handed over so far was delivered (or given up on).
+    async fn flush(&self) {}
 }

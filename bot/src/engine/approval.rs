@@ -100,6 +100,7 @@ pub fn rule_for(inner: &Inner, d: &Deploy) -> Option<ApprovalRule> {
 
 /// A reaction added or removed on some message.
 pub async fn on_reaction(inner: &Arc<Inner>, r: Reaction, added: bool) -> anyhow::Result<()> {
+    let user = inner.identity(&r.from);
     let all_approve: Vec<String> = inner
         .config
         .envs
@@ -124,10 +125,10 @@ pub async fn on_reaction(inner: &Arc<Inner>, r: Reaction, added: bool) -> anyhow
             inner
                 .say_once(
                     &r.channel,
-                    (0, &r.user, "wrong message"),
+                    (0, &user, "wrong message"),
                     &format!(
                         "{}: reactions on that message approve nothing. React on a deploy's approval request, or say `approve #N`.",
-                        r.user
+                        user
                     ),
                 )
                 .await;
@@ -147,11 +148,11 @@ pub async fn on_reaction(inner: &Arc<Inner>, r: Reaction, added: bool) -> anyhow
     let via = emoji::canonical(&r.emoji);
     if added {
         vote(
-            inner, &d, &r.channel, &r.user, verdict, &via, r.from_bot, None,
+            inner, &d, &r.channel, &user, verdict, &via, r.from_bot, None,
         )
         .await
     } else if verdict == Verdict::Approve {
-        withdraw(inner, &d, &r.channel, &r.user, &via).await
+        withdraw(inner, &d, &r.channel, &user, &via).await
     } else {
         Ok(()) // A removed deny: the request already ended when it was given.
     }

@@ -18,14 +18,13 @@ mod shutdown;
 
 pub use clock::Clock;
 
-use crate::chat::{ChatEvent, ChatOut, console::ConsoleBot};
+use crate::chat::{Account, ChatEvent, ChatOut, Conversation, Message};
 use crate::config::Config;
 use crate::core::command::{Command, DeployId};
 use crate::core::parse::{self, Addressing, Parsed};
 use crate::core::queue::Queues;
 use crate::exec::Executor;
 use crate::store::{OutputWriter, Store, Verdict};
-use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -112,16 +111,19 @@ impl Bot {
     pub async fn handle(&self, event: ChatEvent) {
         let inner = &self.inner;
         match event {
-            ChatEvent::Message {
-                channel,
-                user,
+            ChatEvent::Message(Message {
+                place,
+                from,
                 text,
                 direct,
                 from_bot,
-            } => {
+                ..
+            }) => {
                 if from_bot {
                     return;
                 }
+                let channel = place.channel.clone();
+                let user = inner.identity(&from);
                 let addr = Addressing {
                     prefixes: &inner.config.bot.prefixes,
                     mentions: &inner.mentions,
@@ -190,22 +192,15 @@ impl Bot {
     }
 }
 
-#[async_trait]
-impl ConsoleBot for Bot {
-    async fn handle(&self, event: ChatEvent) {
-        Bot::handle(self, event).await
-    }
-
-    async fn wait_idle(&self) {
-        Bot::wait_idle(self).await;
-        self.flush_log().await;
-    }
-}
-
 impl Inner {
+    /// Who an account is for every rule and record: see docs/people.md.
+    pub fn identity(&self, account: &Account) -> String {
+        account.key()
+    }
+
     /// Posts a message; a chat failure is logged, never fatal.
     pub async fn say(&self, channel: &str, text: &str) -> Option<String> {
-        match self.chat.post(channel, text).await {
+        match self.chat.post(&Conversation::channel(channel), text).await {
             Ok(id) => Some(id),
             Err(err) => {
                 tracing::warn!("could not post to {channel}: {err:#}");

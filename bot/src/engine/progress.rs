@@ -188,7 +188,17 @@ impl Thread {
         self.posted += self.buf.len();
         self.buf.clear();
         if let Some(parent) = &self.parent
-            && let Err(err) = self.inner.chat.reply(&self.channel, parent, &text).await
+            && let Err(err) = self
+                .inner
+                .chat
+                .post(
+                    &crate::chat::Conversation {
+                        channel: self.channel.clone(),
+                        thread: Some(parent.clone()),
+                    },
+                    &text,
+                )
+                .await
         {
             tracing::warn!("could not post output to the thread: {err:#}");
         }

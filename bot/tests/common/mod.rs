@@ -7,7 +7,7 @@ pub mod sshd;
 
 use deckhand::chat::ChatEvent;
 use deckhand::chat::console::{CHANNEL, ConsoleOut};
-use deckhand::chat::{ChatOut, Reaction};
+use deckhand::chat::{Account, ChatOut, Conversation, Message, Reaction};
 use deckhand::config::Config;
 use deckhand::engine::{Bot, Clock};
 use deckhand::exec::Router;
@@ -61,6 +61,32 @@ pub fn example_edited(
 /// A clock started at `now` (RFC 3339), running on in real time.
 pub fn clock(now: &str) -> Clock {
     Clock::starting_at(chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc())
+}
+
+/// `carol` is the console user carol; `slack:U0CAROL` that Slack account (the console stands in
+/// for every platform).
+pub fn account(user: &str) -> Account {
+    match user.split_once(':') {
+        Some((platform, id)) => Account {
+            platform: platform.into(),
+            id: id.into(),
+            display: user.into(),
+        },
+        None => Account::console(user),
+    }
+}
+
+/// A message `user` typed in `channel` (a direct message when `direct`).
+pub fn message(channel: &str, user: &str, text: &str, direct: bool) -> Message {
+    Message {
+        place: Conversation::channel(channel),
+        id: None,
+        delivery: None,
+        from: account(user),
+        text: text.into(),
+        direct,
+        from_bot: false,
+    }
 }
 
 #[derive(Clone, Default)]
@@ -126,13 +152,7 @@ impl TestBot {
     pub async fn say(&self, user: &str, text: &str) -> String {
         let before = self.buf.text().len();
         self.bot
-            .handle(ChatEvent::Message {
-                channel: CHANNEL.into(),
-                user: user.into(),
-                text: text.into(),
-                direct: true,
-                from_bot: false,
-            })
+            .handle(ChatEvent::Message(message(CHANNEL, user, text, true)))
             .await;
         self.buf.text()[before..].to_owned()
     }
@@ -141,13 +161,7 @@ impl TestBot {
     pub async fn say_in_channel(&self, user: &str, text: &str) -> String {
         let before = self.buf.text().len();
         self.bot
-            .handle(ChatEvent::Message {
-                channel: "ops".into(),
-                user: user.into(),
-                text: text.into(),
-                direct: false,
-                from_bot: false,
-            })
+            .handle(ChatEvent::Message(message("ops", user, text, false)))
             .await;
         self.buf.text()[before..].to_owned()
     }
@@ -175,10 +189,11 @@ impl TestBot {
         let before = self.buf.text().len();
         let r = Reaction {
             channel: CHANNEL.into(),
-            user: user.into(),
+            from: account(user),
             message: msg.into(),
             emoji: emoji.into(),
             from_bot,
+            delivery: None,
         };
         self.bot
             .handle(if added {

@@ -1,4 +1,4 @@
-//! Checks `config/deckhand.toml`: `[bot]`, `[groups]`, `[envs.*]`, `[ssh]`.
+//! Checks `config/deckhand.toml`: `[bot]`, `[groups]`, `[people]`, `[envs.*]`, `[ssh]`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,17 +8,19 @@ use toml::Spanned;
 use crate::config::check::{Checker, is_plain_name};
 use crate::config::diagnostic::did_you_mean;
 use crate::config::policy::{check_approvals, check_emergency};
-use crate::config::raw::{RawBot, RawConfig, RawEnv};
+use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawPerson};
 use crate::config::ssh::check_ssh;
 use crate::config::windows::check_freezes;
 use crate::core::model::{BotSettings, EnvPolicy, SshSettings};
 use crate::core::names::EnvName;
+use crate::core::people::{GROUP_PLATFORMS, PLATFORMS, People};
 
 /// What the config file gave, checked. `env_names` holds every env whose name is valid, even
 /// when its policy has errors, so recipes can still be checked against it.
 pub(crate) struct CheckedConfig {
     pub bot: Option<BotSettings>,
     pub groups: BTreeMap<String, Vec<String>>,
+    pub people: People,
     pub envs: Option<Vec<(EnvName, EnvPolicy)>>,
     pub env_names: Vec<EnvName>,
     pub ssh: Option<SshSettings>,
@@ -31,6 +33,7 @@ const DEFAULT_RECIPES: &str = "deploy.d";
 
 pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> CheckedConfig {
     let groups = check_groups(c, raw.groups);
+    let people = check_people(c, raw.people);
     let (envs, env_names) = check_envs(c, raw.envs, &groups);
     let recipes_at = raw.bot.as_ref().and_then(|b| b.get_ref().recipes.clone());
     let recipes = recipes_dir(recipes_at.as_ref().map(|r| r.get_ref().as_str()), dir);
@@ -39,6 +42,7 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
     CheckedConfig {
         bot,
         groups,
+        people,
         envs,
         env_names,
         ssh,
@@ -192,11 +196,8 @@ fn check_groups(
         let mut list: Vec<String> = Vec::new();
         for m in members.get_ref() {
             let user = m.get_ref().trim();
-            if user.is_empty() || user.chars().any(char::is_whitespace) {
-                c.error(
-                    m,
-                    "a group member is a chat user name without spaces, e.g. \"carol\"",
-                );
+            if let Err(why) = group_entry(user) {
+                c.error(m, why);
             } else if list.iter().any(|u| u == user) {
                 c.error(
                     m,
@@ -209,6 +210,137 @@ fn check_groups(
         groups.insert(key.into_inner(), list);
     }
     groups
+}
+
+/// A group entry: a person (or console user) by name, or an account `platform:id`.
+fn group_entry(entry: &str) -> Result<(), String> {
+    const EXPECTED: &str = "a group member is a person's name (\"carol\") or an account \
+                            (\"slack:U0CAROL\", \"discord:123456789012345678\", \
+                            \"slack-group:S0LEADS\", \"discord-role:…\")";
+    match entry.split_once(':') {
+        None if is_user_name(entry) => Ok(()),
+        Some((platform, id))
+            if (PLATFORMS.contains(&platform) || GROUP_PLATFORMS.contains(&platform))
+                && is_account_id(id) =>
+        {
+            Ok(())
+        }
+        Some((platform, _))
+            if !(PLATFORMS.contains(&platform) || GROUP_PLATFORMS.contains(&platform)) =>
+        {
+            let known: Vec<&str> = PLATFORMS.iter().chain(GROUP_PLATFORMS).copied().collect();
+            Err(format!(
+                "`{platform}` is not a platform deckhand knows ({}); {EXPECTED}",
+                known.join(", ")
+            ))
+        }
+        _ => Err(EXPECTED.to_owned()),
+    }
+}
+
+/// A console user's or a person's name: letters, digits, `.`, `_`, `-`.
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A platform's account id: letters, digits, `.`, `_`, `-` (Slack `U0…`, Discord snowflakes).
+fn is_account_id(id: &str) -> bool {
+    is_user_name(id)
+}
+
+/// `[people.<name>]`: each person's accounts; an account is one person's only.
+fn check_people(c: &mut Checker<'_>, raw: Option<Entries<Spanned<RawPerson>>>) -> People {
+    let mut people = People::default();
+    for (name, person) in raw.map(|e| e.0).unwrap_or_default() {
+        if !is_user_name(name.get_ref()) {
+            c.error(
+                &name,
+                format!(
+                    "`{}` is not a valid person's name: use letters, digits, `.`, `_` and `-` \
+                     (it is also the name the console's `/as` takes)",
+                    name.get_ref()
+                ),
+            );
+            continue;
+        }
+        let person = person.into_inner();
+        let mut accounts: Vec<(&str, &str)> = Vec::new();
+        for (platform, id) in [("slack", &person.slack), ("discord", &person.discord)] {
+            let Some(id) = id else { continue };
+            if is_account_id(id.get_ref().trim()) {
+                accounts.push((platform, id.get_ref().trim()));
+            } else {
+                c.error(
+                    id,
+                    format!(
+                        "a {platform} account is its id (letters and digits, as the platform \
+                         shows it in the profile, e.g. {}), not a display name",
+                        if platform == "slack" {
+                            "\"U012AB3CD\""
+                        } else {
+                            "\"123456789012345678\""
+                        }
+                    ),
+                );
+            }
+        }
+        if let Err(other) = people.add(name.get_ref(), &accounts) {
+            c.error(
+                &name,
+                format!(
+                    "`{}` lists an account that is already `{other}`'s: an account belongs to one person",
+                    name.get_ref()
+                ),
+            );
+        }
+    }
+    people
+}
+
+/// `channels = [...]` of an env: `console` or `platform:id`.
+fn check_channels(
+    c: &mut Checker<'_>,
+    env_span: std::ops::Range<usize>,
+    raw: Option<&Vec<Spanned<String>>>,
+) -> Option<Option<Vec<String>>> {
+    let Some(list) = raw else {
+        return Some(None);
+    };
+    let mut ok = true;
+    let mut out = Vec::new();
+    for ch in list {
+        let text = ch.get_ref().trim();
+        let valid = text == "console"
+            || text
+                .split_once(':')
+                .is_some_and(|(p, id)| PLATFORMS.contains(&p) && is_account_id(id));
+        if valid {
+            out.push(text.to_owned());
+        } else {
+            c.error(
+                ch,
+                format!(
+                    "a channel is \"console\" or `platform:id` with platform {} (e.g. \"slack:C0OPS\"), the channel's id, not its name",
+                    PLATFORMS.join(" or ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    if list.is_empty() {
+        let d = c.src.at(
+            env_span,
+            "`channels` is empty: no channel could request a deploy; leave it out to allow every \
+             channel",
+        );
+        c.diags.push(d);
+        ok = false;
+    }
+    ok.then_some(Some(out))
 }
 
 /// A reference to a group from `[groups]`.
@@ -294,6 +426,7 @@ fn check_env(
         Some(tz) => c.timezone(tz),
         None => Some(chrono_tz::UTC),
     };
+    let channels = check_channels(c, span.clone(), raw.channels.as_ref());
     let approvals = check_approvals(c, raw.approvals, groups);
     let emergency = check_emergency(
         c,
@@ -318,6 +451,7 @@ fn check_env(
         emergency: emergency?,
         freezes: freezes?,
         timezone: timezone?,
+        channels: channels?,
     })
 }
 

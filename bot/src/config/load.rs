@@ -65,6 +65,7 @@ impl Config {
             return Ok(Config {
                 bot,
                 groups: c.groups,
+                people: c.people,
                 envs,
                 apps,
                 ssh,

@@ -47,6 +47,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
 pub(crate) struct RawConfig {
     pub bot: Option<S<RawBot>>,
     pub groups: Option<Entries<S<Vec<S<String>>>>>,
+    pub people: Option<Entries<S<RawPerson>>>,
     pub envs: Option<S<Entries<S<RawEnv>>>>,
     pub ssh: Option<RawSsh>,
 }
@@ -61,10 +62,19 @@ pub(crate) struct RawBot {
     pub shutdown_grace: Option<S<String>>,
 }
 
+/// `[people.<name>]`: a person's accounts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPerson {
+    pub slack: Option<S<String>>,
+    pub discord: Option<S<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEnv {
     pub deployers: Option<S<String>>,
+    pub channels: Option<Vec<S<String>>>,
     pub timezone: Option<S<String>>,
     pub approvals: Option<S<RawApprovals>>,
     pub emergency: Option<S<RawEmergency>>,

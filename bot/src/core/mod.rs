@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod people;
 pub mod plan;
 pub mod policy;
 pub mod queue;

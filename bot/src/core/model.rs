@@ -8,14 +8,18 @@ use std::time::Duration;
 
 use crate::core::freeze::FreezeWindow;
 use crate::core::names::{AppName, EnvName};
+use crate::core::people::People;
 use crate::core::recipe::Recipe;
 
 /// `config/deckhand.toml` together with every recipe in its recipes directory.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bot: BotSettings,
-    /// `[groups]`: group name → chat user names.
+    /// `[groups]`: group name → entries: people (and console users) by name, or accounts
+    /// (`slack:U0…`, `discord:…`).
     pub groups: BTreeMap<String, Vec<String>>,
+    /// `[people]`: who each account is.
+    pub people: People,
     /// `[envs.*]` in the order the file declares them, so listings follow the author's order.
     pub envs: Vec<(EnvName, EnvPolicy)>,
     /// One recipe per `deploy.d/<app>.toml`, sorted by app name.
@@ -53,6 +57,9 @@ pub struct EnvPolicy {
     /// The zone times are shown in for this env (and fixed windows without an offset are read
     /// in). Default UTC.
     pub timezone: chrono_tz::Tz,
+    /// The channels deploys to this env may be requested from (`slack:C0OPS`, `console`);
+    /// `None`: any channel.
+    pub channels: Option<Vec<String>>,
 }
 
 /// `[envs.<env>.approvals]`.
@@ -139,6 +146,14 @@ impl Config {
     /// group the configuration refers to exists).
     pub fn group_members(&self, group: &str) -> &[String] {
         self.groups.get(group).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `identity` (a person, a console user, or `platform:id`) is in `group`, by name
+    /// or through one of the person's accounts.
+    pub fn is_member(&self, group: &str, identity: &str) -> bool {
+        self.group_members(group)
+            .iter()
+            .any(|entry| self.people.matches(entry, identity))
     }
 
     /// The declared env names, in configuration order.

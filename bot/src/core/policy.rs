@@ -90,6 +90,21 @@ pub struct Request<'a> {
     pub env: &'a EnvName,
     pub user: &'a str,
     pub emergency: Option<&'a str>,
+    /// Where it was asked (`slack:C0OPS`, `console`): an env may take requests from some
+    /// channels only.
+    pub channel: &'a str,
+}
+
+/// May a deploy to this env be requested from `channel`? (`channels = […]` of the env, like
+/// hubot-deploy's allowed rooms; queries work everywhere.)
+pub fn channel_allowed(env: &str, policy: &EnvPolicy, channel: &str) -> Result<(), Refusal> {
+    match &policy.channels {
+        Some(list) if !list.iter().any(|c| c == channel) => Err(Refusal(format!(
+            "deploys to {env} are requested only in {} (this is {channel}); ask there.",
+            list.join(", ")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The env's freeze in force at `now`, if any: its name and when deploys open again (windows
@@ -143,7 +158,7 @@ pub fn may_deploy(
     user: &str,
 ) -> Result<(), Refusal> {
     if let Some(group) = &policy.deployers
-        && !config.group_members(group).iter().any(|m| m == user)
+        && !config.is_member(group, user)
     {
         return Err(Refusal(format!(
             "{user} may not deploy to {env}: deploys there are for the `{group}` group ({}).",
@@ -157,7 +172,7 @@ pub fn may_deploy(
 /// env without one (staging, say), anyone in any env's approver group, so a stale lock never
 /// needs its holder; with no approver group anywhere, anyone who may deploy there.
 pub fn is_approver(config: &Config, env: &str, policy: &EnvPolicy, user: &str) -> bool {
-    let in_group = |g: &String| config.group_members(g).iter().any(|m| m == user);
+    let in_group = |g: &String| config.is_member(g, user);
     if let Some(g) = &policy.approvals.group {
         return in_group(g);
     }
@@ -187,7 +202,7 @@ pub fn may_cancel(
         return Ok(());
     }
     let approvers = policy.approvals.group.as_deref();
-    if approvers.is_some_and(|g| config.group_members(g).iter().any(|m| m == user)) {
+    if approvers.is_some_and(|g| config.is_member(g, user)) {
         return Ok(());
     }
     let open = policy.approvals.required == 0;
@@ -229,6 +244,9 @@ pub fn at_request(
     req: Request<'_>,
     facts: Facts<'_>,
 ) -> AtRequest {
+    if let Err(r) = channel_allowed(req.env.as_str(), policy, req.channel) {
+        return AtRequest::Refused(r);
+    }
     if let Err(r) = may_deploy(config, req.env.as_str(), policy, req.user) {
         return AtRequest::Refused(r);
     }
@@ -332,7 +350,7 @@ pub fn eligible(
         return Err(Ineligible::Requester);
     }
     match &rule.group {
-        Some(g) if !config.group_members(g).iter().any(|m| m == approver) => {
+        Some(g) if !config.is_member(g, approver) => {
             Err(Ineligible::NotInGroup(g.clone()))
         }
         _ => Ok(()),
@@ -438,9 +456,13 @@ mod tests {
             },
             freezes: Vec::new(),
             timezone: chrono_tz::UTC,
+            channels: None,
         };
         let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let mut people = crate::core::people::People::default();
+        people.add("carol", &[("slack", "U0CAROL")]).unwrap();
         Config {
+            people,
             bot: BotSettings {
                 name: "deckhand".into(),
                 prefixes: vec!["!".into()],

@@ -222,6 +222,7 @@ pub async fn verdict(inner: &Inner, new: &NewDeploy) -> anyhow::Result<policy::A
         env: &new.env,
         user: &new.requested_by,
         emergency: new.emergency.as_deref(),
+        channel: &new.channel,
     };
     Ok(policy::at_request(
         &inner.config,

@@ -193,9 +193,10 @@ impl Bot {
 }
 
 impl Inner {
-    /// Who an account is for every rule and record: see docs/people.md.
+    /// Who an account is for every rule and record (its person, a console user, or
+    /// `platform:id`): see docs/people.md. Never from its display name.
     pub fn identity(&self, account: &Account) -> String {
-        account.key()
+        self.config.people.identity(&account.platform, &account.id)
     }
 
     /// Posts a message; a chat failure is logged, never fatal.

@@ -580,6 +580,7 @@ async fn gate(
             env: &d.env,
             user: &d.requested_by,
             emergency: d.emergency.as_deref(),
+            channel: &d.channel,
         };
         let facts = policy::Facts {
             now,

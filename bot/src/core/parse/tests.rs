@@ -1,6 +1,8 @@
 //! The parser's unit tests and proptests: every command form, the refusals and their
 //! wording, addressing, the length limits, the JSON form, and that no input panics.
 
+use serde_json::{Value, json};
+
 use super::*;
 use proptest::prelude::*;
 

@@ -1,9 +1,16 @@
 //! The parser's unit tests and proptests: every command form, the refusals and their
 //! wording, addressing, the length limits, the JSON form, and that no input panics.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::verbs::VERBS;
 use super::*;
+use crate::core::command::{Command, DeployArgs, FreezeSpan, LockTarget, SearchArgs};
+use crate::core::lifecycle::DeployState;
+use crate::core::names::{AppName, EnvName, GitRef, HostName};
 use proptest::prelude::*;
 
 fn app(s: &str) -> AppName {

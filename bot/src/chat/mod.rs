@@ -70,6 +70,24 @@ impl Conversation {
     }
 }
 
+impl From<&str> for Conversation {
+    fn from(channel: &str) -> Conversation {
+        Conversation::channel(channel)
+    }
+}
+
+impl From<&String> for Conversation {
+    fn from(channel: &String) -> Conversation {
+        Conversation::channel(channel)
+    }
+}
+
+impl From<&Conversation> for Conversation {
+    fn from(c: &Conversation) -> Conversation {
+        c.clone()
+    }
+}
+
 /// A message someone posted where the bot can read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

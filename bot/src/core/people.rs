@@ -63,7 +63,9 @@ impl People {
 
     /// The people, by name, with their account keys.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.accounts.iter().map(|(p, a)| (p.as_str(), a.as_slice()))
+        self.accounts
+            .iter()
+            .map(|(p, a)| (p.as_str(), a.as_slice()))
     }
 
     pub fn is_empty(&self) -> bool {

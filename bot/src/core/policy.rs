@@ -350,9 +350,7 @@ pub fn eligible(
         return Err(Ineligible::Requester);
     }
     match &rule.group {
-        Some(g) if !config.is_member(g, approver) => {
-            Err(Ineligible::NotInGroup(g.clone()))
-        }
+        Some(g) if !config.is_member(g, approver) => Err(Ineligible::NotInGroup(g.clone())),
         _ => Ok(()),
     }
 }

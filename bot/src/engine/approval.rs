@@ -2,6 +2,7 @@
 //! (product.md §5). The rules are `core::policy`'s; this module gathers facts and says things.
 
 use super::Inner;
+use crate::chat::Conversation;
 use crate::chat::Reaction;
 use crate::core::command::DeployId;
 use crate::core::emoji;
@@ -148,11 +149,18 @@ pub async fn on_reaction(inner: &Arc<Inner>, r: Reaction, added: bool) -> anyhow
     let via = emoji::canonical(&r.emoji);
     if added {
         vote(
-            inner, &d, &r.channel, &user, verdict, &via, r.from_bot, None,
+            inner,
+            &d,
+            &Conversation::channel(&r.channel),
+            &user,
+            verdict,
+            &via,
+            r.from_bot,
+            None,
         )
         .await
     } else if verdict == Verdict::Approve {
-        withdraw(inner, &d, &r.channel, &user, &via).await
+        withdraw(inner, &d, &Conversation::channel(&r.channel), &user, &via).await
     } else {
         Ok(()) // A removed deny: the request already ended when it was given.
     }
@@ -161,7 +169,7 @@ pub async fn on_reaction(inner: &Arc<Inner>, r: Reaction, added: bool) -> anyhow
 /// `approve #N` / `deny #N [reason]`
 pub async fn command(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     id: DeployId,
     verdict: Verdict,
@@ -181,7 +189,7 @@ pub async fn command(
 async fn vote(
     inner: &Arc<Inner>,
     d: &Deploy,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     verdict: Verdict,
     via: &str,
@@ -266,7 +274,7 @@ async fn vote(
 async fn withdraw(
     inner: &Arc<Inner>,
     d: &Deploy,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     via: &str,
 ) -> anyhow::Result<()> {
@@ -291,6 +299,21 @@ async fn withdraw(
 
 /// Looks at the approvals in force and moves the request on: approved (into line), denied,
 /// or still waiting (the request message shows who approved so far).
+/// Two votes at the same instant may both find the request complete; the first to move it
+/// wins, and the other is told it was settled already (its vote stays recorded). `Some` with
+/// that answer when this vote came second.
+fn settled_by_someone_else(
+    moved: Result<Deploy, crate::store::TransitionError>,
+) -> anyhow::Result<Option<String>> {
+    match moved {
+        Ok(_) => Ok(None),
+        Err(crate::store::TransitionError::NotAllowed { from, .. }) => {
+            Ok(Some(format!("already {from}; your vote is recorded too")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn settle(
     inner: &Arc<Inner>,
     d: &Deploy,
@@ -317,7 +340,7 @@ async fn settle(
                 "denied by {by}{}",
                 reason.map(|r| format!(": {r}")).unwrap_or_default()
             );
-            inner
+            let moved = inner
                 .store
                 .transition(
                     d.id,
@@ -326,7 +349,10 @@ async fn settle(
                     Some(&why),
                     inner.clock.now(),
                 )
-                .await?;
+                .await;
+            if let Some(already) = settled_by_someone_else(moved)? {
+                return Ok(already);
+            }
             if let Some(m) = msg {
                 inner.edit(&d.channel, &m, &format!("{label}: {why}")).await;
             }
@@ -334,7 +360,7 @@ async fn settle(
         }
         Tally::Approved { by } => {
             let who = by.join(" and ");
-            inner
+            let moved = inner
                 .store
                 .transition(
                     d.id,
@@ -343,7 +369,10 @@ async fn settle(
                     Some(&format!("approved by {who}")),
                     inner.clock.now(),
                 )
-                .await?;
+                .await;
+            if let Some(already) = settled_by_someone_else(moved)? {
+                return Ok(already);
+            }
             let (text, start) =
                 super::deploy::put_in_line(inner, d, "deckhand", Some(&who)).await?;
             if let Some(m) = msg {
@@ -411,7 +440,7 @@ pub async fn expire_due(inner: &Arc<Inner>) -> anyhow::Result<()> {
 /// explanation, not one per reaction.
 async fn say_or_once(
     inner: &Inner,
-    channel: &str,
+    channel: &Conversation,
     id: DeployId,
     user: &str,
     key: &str,

@@ -2,6 +2,7 @@
 //! request, and puts it in line (or prints the plan of a dry run).
 
 use super::{Inner, resolve};
+use crate::chat::Conversation;
 use crate::config::{HealthCheck, Host, Recipe, RecipeEnv};
 use crate::core::command::{DeployArgs, DeployId};
 use crate::core::lifecycle::DeployState;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 /// `deploy …`
 pub async fn request(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     args: DeployArgs,
 ) -> anyhow::Result<()> {
@@ -55,7 +56,7 @@ pub async fn request(
         force: args.force,
         emergency: args.emergency.clone(),
         requested_by: user.to_owned(),
-        channel: channel.to_owned(),
+        channel: channel.channel.clone(),
         state: DeployState::Approved,
         reason: None,
     };
@@ -68,13 +69,13 @@ pub async fn request(
         )
         .await;
     }
-    submit(inner, new).await
+    submit(inner, channel, new).await
 }
 
 /// `rollback <app> in <env> [to <version>]`: a deploy of the last good version.
 pub async fn rollback(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     app: AppName,
     env: EnvName,
@@ -111,18 +112,19 @@ pub async fn rollback(
         force: false,
         emergency: None,
         requested_by: user.to_owned(),
-        channel: channel.to_owned(),
+        channel: channel.channel.clone(),
         state: DeployState::Approved,
         reason: None,
     };
-    submit(inner, new).await
+    submit(inner, channel, new).await
 }
 
 /// Records a checked request: refused by policy (`blocked`), waiting for approvals, or
-/// approved and put in line.
-async fn submit(inner: &Arc<Inner>, mut new: NewDeploy) -> anyhow::Result<()> {
+/// approved and put in line. Its answer (the status message) goes to `to`, in the thread it
+/// was asked in.
+async fn submit(inner: &Arc<Inner>, to: &Conversation, mut new: NewDeploy) -> anyhow::Result<()> {
     let now = inner.clock.now();
-    let channel = new.channel.clone();
+    let channel = to.clone();
     match verdict(inner, &new).await? {
         policy::AtRequest::Refused(refusal) => {
             new.state = DeployState::Blocked;
@@ -239,7 +241,7 @@ pub async fn verdict(inner: &Inner, new: &NewDeploy) -> anyhow::Result<policy::A
 /// `cancel #N`
 pub async fn cancel(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     id: DeployId,
 ) -> anyhow::Result<()> {
@@ -453,7 +455,7 @@ fn dry_run_plan(
     out
 }
 
-async fn say(inner: &Inner, channel: &str, text: &str) -> anyhow::Result<()> {
-    inner.say(channel, text).await;
+async fn say(inner: &Inner, to: impl Into<Conversation>, text: &str) -> anyhow::Result<()> {
+    inner.say(to, text).await;
     Ok(())
 }

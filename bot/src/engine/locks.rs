@@ -1,6 +1,7 @@
 //! `lock`, `unlock`, `locks`, `freeze`, `unfreeze`: holds and one-off freezes from chat.
 
 use super::{Inner, resolve};
+use crate::chat::Conversation;
 use crate::config::EnvPolicy;
 use crate::core::command::{FreezeSpan, LockTarget};
 use crate::core::format;
@@ -53,7 +54,7 @@ fn describe(app: Option<&AppName>, env: &EnvName) -> String {
 
 pub async fn lock(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     t: LockTarget,
     reason: Option<String>,
@@ -120,7 +121,7 @@ pub async fn lock(
 
 pub async fn unlock(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     t: LockTarget,
 ) -> anyhow::Result<()> {
@@ -158,7 +159,7 @@ pub async fn unlock(
     say(inner, channel, &format!("🔓 {text}.")).await
 }
 
-pub async fn list(inner: &Arc<Inner>, channel: &str) -> anyhow::Result<()> {
+pub async fn list(inner: &Arc<Inner>, channel: &Conversation) -> anyhow::Result<()> {
     let locks = inner.store.locks().await?;
     let busy = inner.queues.lock().expect("queues lock").running_all();
     if locks.is_empty() && busy.is_empty() {
@@ -193,7 +194,7 @@ pub async fn list(inner: &Arc<Inner>, channel: &str) -> anyhow::Result<()> {
 
 pub async fn freeze(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     env: EnvName,
     span: Option<FreezeSpan>,
@@ -262,7 +263,7 @@ pub async fn freeze(
 
 pub async fn unfreeze(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     env: EnvName,
 ) -> anyhow::Result<()> {
@@ -343,8 +344,8 @@ fn parse_until(text: &str, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<Date
     ))
 }
 
-async fn say(inner: &Inner, channel: &str, text: &str) -> anyhow::Result<()> {
-    inner.say(channel, text).await;
+async fn say(inner: &Inner, to: impl Into<Conversation>, text: &str) -> anyhow::Result<()> {
+    inner.say(to, text).await;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod recover;
 mod resolve;
 mod run;
 mod shutdown;
+mod told;
 
 pub use clock::Clock;
 
@@ -55,7 +56,7 @@ pub(crate) struct Inner {
     /// The mention forms that address the bot in a channel.
     pub mentions: Vec<String>,
     /// Explanations already given (deploy, user, what): one answer, not one per reaction.
-    pub told: Mutex<HashSet<(DeployId, String, String)>>,
+    pub told: Mutex<told::Told>,
     /// Deploys holding their target but waiting for a freeze to end or a lock to go. They
     /// are not "in progress" for `/wait` and the console's end of input.
     pub parked: Mutex<HashSet<DeployId>>,
@@ -94,7 +95,7 @@ impl Bot {
             changed: Notify::new(),
             start_tx,
             mentions: vec![name.clone(), format!("@{name}")],
-            told: Mutex::new(HashSet::new()),
+            told: Mutex::new(told::Told::default()),
             parked: Mutex::new(HashSet::new()),
             log_tag,
             stopping: AtomicBool::new(false),
@@ -110,6 +111,9 @@ impl Bot {
     /// background.
     pub async fn handle(&self, event: ChatEvent) {
         let inner = &self.inner;
+        if !self.first_delivery(&event).await {
+            return;
+        }
         match event {
             ChatEvent::Message(Message {
                 place,
@@ -122,7 +126,6 @@ impl Bot {
                 if from_bot {
                     return;
                 }
-                let channel = place.channel.clone();
                 let user = inner.identity(&from);
                 let addr = Addressing {
                     prefixes: &inner.config.bot.prefixes,
@@ -132,22 +135,25 @@ impl Bot {
                 match parse::parse(&text, &addr) {
                     Parsed::NotAddressed => {}
                     Parsed::NotUnderstood(err) => {
-                        inner.say(&channel, &err.message).await;
+                        inner.say(&place, &err.message).await;
                     }
                     Parsed::Command(_) if self.is_stopping() => {
                         inner
                             .say(
-                                &channel,
+                                &place,
                                 "deckhand is stopping and takes no commands now; ask again once it is back.",
                             )
                             .await;
                     }
                     Parsed::Command(cmd) => {
-                        if let Err(err) = dispatch(inner, &channel, &user, cmd).await {
-                            tracing::error!("handling a message from {user} in {channel}: {err:#}");
+                        if let Err(err) = dispatch(inner, &place, &user, cmd).await {
+                            tracing::error!(
+                                "handling a message from {user} in {}: {err:#}",
+                                place.channel
+                            );
                             inner
                                 .say(
-                                    &channel,
+                                    &place,
                                     "Something went wrong on deckhand's side and nothing was changed. An operator can find the cause in deckhand's log.",
                                 )
                                 .await;
@@ -164,6 +170,40 @@ impl Bot {
                 if let Err(err) = approval::on_reaction(inner, r, false).await {
                     tracing::error!("handling a removed reaction: {err:#}");
                 }
+            }
+        }
+    }
+
+    /// Whether this event is new: a delivery the platform sends again (same delivery id) is
+    /// handled once, also after a restart. Events without a delivery id are always new.
+    async fn first_delivery(&self, event: &ChatEvent) -> bool {
+        let (platform, delivery) = match event {
+            ChatEvent::Message(m) => (&m.from.platform, &m.delivery),
+            ChatEvent::ReactionAdded(r) | ChatEvent::ReactionRemoved(r) => {
+                (&r.from.platform, &r.delivery)
+            }
+        };
+        let Some(delivery) = delivery else {
+            return true;
+        };
+        let key = format!("{platform}:{delivery}");
+        match self
+            .inner
+            .store
+            .first_delivery(&key, self.inner.clock.now())
+            .await
+        {
+            Ok(fresh) => {
+                if !fresh {
+                    tracing::debug!("delivery {key} was handled already");
+                }
+                fresh
+            }
+            // Better to risk handling it twice than to drop a command: the deploy log itself
+            // is in trouble then, and says so.
+            Err(err) => {
+                tracing::error!("checking delivery {key}: {err:#}");
+                true
             }
         }
     }
@@ -200,23 +240,29 @@ impl Inner {
     }
 
     /// Posts a message; a chat failure is logged, never fatal.
-    pub async fn say(&self, channel: &str, text: &str) -> Option<String> {
-        match self.chat.post(&Conversation::channel(channel), text).await {
+    pub async fn say(&self, to: impl Into<Conversation>, text: &str) -> Option<String> {
+        let to = to.into();
+        match self.chat.post(&to, text).await {
             Ok(id) => Some(id),
             Err(err) => {
-                tracing::warn!("could not post to {channel}: {err:#}");
+                tracing::warn!("could not post to {}: {err:#}", to.channel);
                 None
             }
         }
     }
 
     /// Says `text` unless this explanation was already given for this deploy and user.
-    pub async fn say_once(&self, channel: &str, key: (DeployId, &str, &str), text: &str) {
-        let fresh = self.told.lock().expect("told lock").insert((
-            key.0,
-            key.1.to_owned(),
-            key.2.to_owned(),
-        ));
+    pub async fn say_once(
+        &self,
+        channel: impl Into<Conversation>,
+        key: (DeployId, &str, &str),
+        text: &str,
+    ) {
+        let fresh = self
+            .told
+            .lock()
+            .expect("told lock")
+            .first(key.0, key.1, key.2);
         if fresh {
             self.say(channel, text).await;
         }
@@ -251,7 +297,7 @@ impl Inner {
 /// Runs one understood command.
 async fn dispatch(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     cmd: Command,
 ) -> anyhow::Result<()> {

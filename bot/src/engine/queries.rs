@@ -1,6 +1,7 @@
 //! Answers that read: `status`, `live`, `history`, `search`, `wcid`, `windows`, `help`.
 
 use super::{Inner, resolve, run};
+use crate::chat::Conversation;
 use crate::core::command::{DeployId, SearchArgs};
 use crate::core::format::{self, deploy_label};
 use crate::core::names::{AppName, EnvName, GitRef};
@@ -24,7 +25,11 @@ fn known(inner: &Inner, app: Option<&AppName>, env: Option<&EnvName>) -> Result<
 }
 
 /// `status` / `status #N`
-pub async fn status(inner: &Arc<Inner>, channel: &str, id: Option<DeployId>) -> anyhow::Result<()> {
+pub async fn status(
+    inner: &Arc<Inner>,
+    channel: &Conversation,
+    id: Option<DeployId>,
+) -> anyhow::Result<()> {
     let now = inner.clock.now();
     let text = match id {
         None => {
@@ -114,7 +119,7 @@ async fn detail(inner: &Inner, d: &Deploy) -> anyhow::Result<String> {
 /// `live`, `what's live`, `version`, `where is`
 pub async fn live(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     app: Option<AppName>,
     env: Option<EnvName>,
     check: bool,
@@ -213,7 +218,7 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
 /// `history`, `deploys`
 pub async fn history(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     app: Option<AppName>,
     env: Option<EnvName>,
     git_ref: Option<GitRef>,
@@ -260,7 +265,11 @@ pub async fn history(
 }
 
 /// `search …` / `log …`
-pub async fn search(inner: &Arc<Inner>, channel: &str, args: SearchArgs) -> anyhow::Result<()> {
+pub async fn search(
+    inner: &Arc<Inner>,
+    channel: &Conversation,
+    args: SearchArgs,
+) -> anyhow::Result<()> {
     if let Err(msg) = known(inner, args.app.as_ref(), args.env.as_ref()) {
         inner.say(channel, &msg).await;
         return Ok(());
@@ -328,7 +337,7 @@ fn describe_query(a: &SearchArgs) -> String {
 /// `wcid [<app>]`: every env of the app (or of all apps) and whether a deploy can go now.
 pub async fn wcid(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     user: &str,
     app: Option<AppName>,
 ) -> anyhow::Result<()> {
@@ -395,7 +404,7 @@ pub async fn wcid(
 /// `windows [<env>]`: the configured freeze windows with their next start or current end.
 pub async fn windows(
     inner: &Arc<Inner>,
-    channel: &str,
+    channel: &Conversation,
     env: Option<EnvName>,
 ) -> anyhow::Result<()> {
     if let Err(msg) = known(inner, None, env.as_ref()) {
@@ -450,7 +459,11 @@ pub async fn windows(
 }
 
 /// `help [<command>]`
-pub async fn help(inner: &Arc<Inner>, channel: &str, topic: Option<String>) -> anyhow::Result<()> {
+pub async fn help(
+    inner: &Arc<Inner>,
+    channel: &Conversation,
+    topic: Option<String>,
+) -> anyhow::Result<()> {
     let text = match topic {
         None => helptext::overview(),
         Some(t) => helptext::topic(&t)

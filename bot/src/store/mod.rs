@@ -4,7 +4,8 @@
 //! Invariants:
 //! - SQL text is always a `&'static str` written here; every value a user typed is a bind
 //!   parameter, and search words reach FTS5 only as quoted strings (see `search`).
-//! - Nothing is ever deleted. A deploy's state changes only through [`Store::transition`],
+//! - Nothing of the deploy log is ever deleted (only `deliveries`, bookkeeping of chat
+//!   redeliveries, forgets ids older than a week). A deploy's state changes only through [`Store::transition`],
 //!   which checks [`DeployState::can_become`] in the transaction that writes the change.
 //!
 //! [`DeployState::can_become`]: crate::core::lifecycle::DeployState::can_become
@@ -13,8 +14,9 @@
 //!   are checked by tests.
 //!
 //! Files: `types` (public values), `rows` (decoding), `deploys` (requests, transitions,
-//! steps, bad versions), `views` (live, history, last good), `search`, `output` (ingest).
+//! steps, bad versions, crash recovery), `deliveries` (chat deliveries already handled), `views` (live, history, last good), `search`, `output` (ingest).
 
+mod deliveries;
 mod deploys;
 mod output;
 #[cfg(test)]

@@ -166,6 +166,13 @@ impl TestBot {
         self.buf.text()[before..].to_owned()
     }
 
+    /// Any chat event; returns what the bot printed in answer.
+    pub async fn handle(&self, event: ChatEvent) -> String {
+        let before = self.buf.text().len();
+        self.bot.handle(event).await;
+        self.buf.text()[before..].to_owned()
+    }
+
     pub async fn react(&self, user: &str, msg: &str, emoji: &str) -> String {
         self.reaction(user, msg, emoji, true, false).await
     }
@@ -249,8 +256,6 @@ impl TestBot {
     }
 }
 
-/// Runs the real `deckhand` binary from the repository root with `args`, its data directory
-/// `data` and `stdin` as its input, as a script would.
 /// The processes of this machine that belong to deploy `id` of a bot whose hosts live under
 /// `root` (its data directory for local hosts, an sshd fixture's directory for SSH hosts, both
 /// on this machine): those whose environment says `DECKHAND_DEPLOY_ID=<id>` and whose working
@@ -297,6 +302,8 @@ fn processes_of_deploy(root: &Path, id: i64) -> Vec<u32> {
     found
 }
 
+/// Runs the real `deckhand` binary from the repository root with `args`, its data directory
+/// `data` and `stdin` as its input, as a script would.
 pub fn deckhand(args: &[&str], stdin: &str, data: &std::path::Path) -> std::process::Output {
     deckhand_with(args, &[], stdin.as_bytes(), data)
 }

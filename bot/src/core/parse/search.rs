@@ -108,18 +108,26 @@ fn plain_words(tok: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// A chat user as typed (`alice`, `@alice`, `carol.d`): letters, digits, `.`, `_`, `-`.
+/// A person (`alice`) or an account of nobody's (`slack:U0MALLORY`).
 fn user_name(raw: &str) -> PResult<String> {
     let name = raw.strip_prefix('@').unwrap_or(raw);
-    let ok = name.chars().count() <= 64
-        && name.starts_with(|c: char| c.is_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let plain = |n: &str| {
+        n.chars().count() <= 64
+            && n.starts_with(|c: char| c.is_alphanumeric())
+            && n.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    let ok = match name.split_once(':') {
+        None => plain(name),
+        Some((platform, id)) => {
+            platform.chars().all(|c| c.is_ascii_lowercase()) && plain(platform) && plain(id)
+        }
+    };
     if ok {
         Ok(name.to_owned())
     } else {
         Err(ParseError::new(format!(
-            "`{}` is not a user name: use letters, digits, `.`, `_` and `-`, e.g. `user:alice`.",
+            "`{}` is not a user name: use letters, digits, `.`, `_` and `-`, e.g. `user:alice` (or an account, `user:slack:U0ALICE`).",
             shown(raw)
         )))
     }

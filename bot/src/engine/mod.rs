@@ -8,6 +8,9 @@
 mod approval;
 pub mod clock;
 mod deploy;
+mod dispatch;
+mod gate;
+mod hosts;
 mod locks;
 mod progress;
 mod queries;
@@ -48,7 +51,7 @@ pub(crate) struct Inner {
     /// One deploy per app and env; the rest wait in order.
     pub queues: Mutex<Queues>,
     /// Set to ask a running deploy to stop after its current step (and to say who asked).
-    pub cancels: Mutex<HashMap<DeployId, Arc<run::CancelFlag>>>,
+    pub cancels: Mutex<HashMap<DeployId, Arc<dispatch::CancelFlag>>>,
     /// Woken whenever a deploy ends, for `/wait` and shutdown.
     pub changed: Notify,
     /// Deploys whose turn has come; one dispatcher task starts them (see `run::dispatcher`).
@@ -101,7 +104,7 @@ impl Bot {
             stopping: AtomicBool::new(false),
             halt: Default::default(),
         });
-        tokio::spawn(run::dispatcher(Arc::downgrade(&inner), start_rx));
+        tokio::spawn(dispatch::dispatcher(Arc::downgrade(&inner), start_rx));
         recover::recover(&inner).await?;
         tokio::spawn(ticker(Arc::downgrade(&inner)));
         Ok(Bot { inner })

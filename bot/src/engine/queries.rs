@@ -1,6 +1,6 @@
 //! Answers that read: `status`, `live`, `history`, `search`, `wcid`, `windows`, `help`.
 
-use super::{Inner, resolve, run};
+use super::{Inner, hosts, resolve, run};
 use crate::chat::Conversation;
 use crate::core::command::{DeployId, SearchArgs};
 use crate::core::format::{self, deploy_label};
@@ -177,12 +177,15 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
     // Every host at once: connections first (an unreachable host is said so, not guessed at),
     // then the probes over them, then the connections are given back.
     let hosts: Vec<&crate::config::Host> = renv.hosts.iter().collect();
-    let reached = run::reach(inner, renv, &hosts).await;
+    let reached = hosts::reach(inner, renv, &hosts).await;
     let found = futures::future::join_all(hosts.iter().zip(&reached).map(
         |(h, (place, reached))| async move {
             let version = match reached {
                 Ok(()) => {
-                    Ok(run::probe_at(inner, d.app.as_str(), d.env.as_str(), place, h, probe).await)
+                    Ok(
+                        hosts::probe_at(inner, d.app.as_str(), d.env.as_str(), place, h, probe)
+                            .await,
+                    )
                 }
                 Err(e) => Err(e.to_string()),
             };
@@ -190,7 +193,7 @@ async fn drift(inner: &Inner, d: &Deploy) -> String {
         },
     ))
     .await;
-    super::run::close_reached(inner, &reached).await;
+    super::hosts::close_reached(inner, &reached).await;
     let mut out = String::new();
     for (host, version) in found {
         let version = match version {

@@ -206,7 +206,7 @@ async fn sweep_hosts(inner: &Arc<Inner>, d: &Deploy, names: &[String]) -> Vec<(S
     }
     let known: Vec<&Host> = found.iter().filter_map(|(_, h)| *h).collect();
     let reached = match renv {
-        Some(renv) => super::run::reach(inner, renv, &known).await,
+        Some(renv) => super::hosts::reach(inner, renv, &known).await,
         None => Vec::new(),
     };
     let tag = step_tag(&inner.log_tag, d.id);
@@ -235,7 +235,7 @@ async fn sweep_hosts(inner: &Arc<Inner>, d: &Deploy, names: &[String]) -> Vec<(S
         }
     }))
     .await;
-    super::run::close_reached(inner, &reached).await;
+    super::hosts::close_reached(inner, &reached).await;
     names.iter().cloned().zip(checks).collect()
 }
 

@@ -1,111 +1,28 @@
-//! Running a deploy: batches of hosts, steps, health checks, rollback, the final word.
+//! The rollout of one deploy: batches of hosts, steps, health checks, rollback, the final word.
+//! Its turn comes through `dispatch`, the policy is checked again in `gate`, and hosts are reached
+//! and looked at through `hosts`.
 
 use super::Inner;
+use super::dispatch::CancelFlag;
+use super::gate::{Gate, gate};
+use super::hosts::{health, probe_all, reach_all, releases_present};
 use super::progress::{Pump, StatusLine};
-use crate::config::{HealthCheck, Host, Recipe, RecipeEnv, Task};
+use crate::config::{Host, Recipe, RecipeEnv, Task};
 use crate::core::command::DeployId;
 use crate::core::format::{self, deploy_label};
 use crate::core::layout::{self, PlannedStep};
 use crate::core::lifecycle::DeployState;
-use crate::core::{plan, policy};
+use crate::core::plan;
 use crate::exec::{Exit, Job, Place};
 use crate::store::{Deploy, DeployKind};
 use futures::future::join_all;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
-const ACTOR: &str = "deckhand";
-/// A version probe is a quick read; it must not hold a deploy for long.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A request to stop a running deploy after its current step, and who made it.
-#[derive(Default)]
-pub struct CancelFlag {
-    asked: AtomicBool,
-    by: OnceLock<String>,
-}
-
-impl CancelFlag {
-    /// Asks the deploy to stop. `Err` names whoever asked first: the deploy is already
-    /// stopping, and the first person stays the one who cancelled it.
-    pub fn ask(&self, user: &str) -> Result<(), String> {
-        let first = self.by.set(user.to_owned());
-        self.asked.store(true, Ordering::SeqCst);
-        first.map_err(|_| self.by().unwrap_or_default().to_owned())
-    }
-
-    pub fn asked(&self) -> bool {
-        self.asked.load(Ordering::SeqCst)
-    }
-
-    /// Who asked first, once someone has.
-    pub fn by(&self) -> Option<&str> {
-        self.by.get().map(String::as_str)
-    }
-}
-
-/// Starts deploys whose turn has come, one task each. A separate task (rather than each
-/// deploy spawning its successor) keeps the ownership simple and the futures non-recursive.
-pub async fn dispatcher(inner: Weak<Inner>, mut starts: mpsc::UnboundedReceiver<DeployId>) {
-    while let Some(id) = starts.recv().await {
-        let Some(inner) = inner.upgrade() else { return };
-        tokio::spawn(async move {
-            let next = run_and_release(&inner, id).await;
-            if let Some(next) = next {
-                let _ = inner.start_tx.send(next);
-            }
-            inner.changed.notify_waiters();
-        });
-    }
-}
-
-/// Runs a deploy to its end, then frees its target; returns the next deploy to start there.
-async fn run_and_release(inner: &Arc<Inner>, id: DeployId) -> Option<DeployId> {
-    let flag = Arc::new(CancelFlag::default());
-    inner
-        .cancels
-        .lock()
-        .expect("cancels lock")
-        .insert(id, flag.clone());
-    let mut opened: Vec<Place> = Vec::new();
-    let result = run(inner, id, &flag, &mut opened).await;
-    // Whatever way the deploy ended, give back the connections it opened.
-    inner.exec.close(&opened.iter().collect::<Vec<_>>()).await;
-    let target = match result {
-        Ok(target) => target,
-        Err(err) => {
-            tracing::error!("deploy #{id} failed inside deckhand: {err:#}");
-            let _ = inner
-                .store
-                .transition(
-                    id,
-                    DeployState::Failed,
-                    ACTOR,
-                    Some("deckhand hit an internal error; see its log"),
-                    inner.clock.now(),
-                )
-                .await;
-            inner
-                .store
-                .deploy(id)
-                .await
-                .ok()
-                .flatten()
-                .map(|d| (d.app.to_string(), d.env.to_string()))
-        }
-    };
-    inner.cancels.lock().expect("cancels lock").remove(&id);
-    inner.flush_output().await;
-    let target = target?;
-    inner
-        .queues
-        .lock()
-        .expect("queues lock")
-        .finish(&target, id)
-}
+/// The actor of what deckhand does by itself.
+pub(super) const ACTOR: &str = "deckhand";
 
 /// How a rollout ended.
 enum Outcome {
@@ -136,24 +53,24 @@ enum HostFailure {
     Step { step: String, why: String },
 }
 
-struct Ctx<'a> {
-    inner: &'a Arc<Inner>,
-    deploy: &'a Deploy,
-    recipe: &'a Recipe,
-    renv: &'a RecipeEnv,
-    pump: &'a Pump,
-    cancel: &'a CancelFlag,
-    status: &'a StatusLine,
+pub(super) struct Ctx<'a> {
+    pub(super) inner: &'a Arc<Inner>,
+    pub(super) deploy: &'a Deploy,
+    pub(super) recipe: &'a Recipe,
+    pub(super) renv: &'a RecipeEnv,
+    pub(super) pump: &'a Pump,
+    pub(super) cancel: &'a CancelFlag,
+    pub(super) status: &'a StatusLine,
     /// What each host ran before this deploy, for rollback (`DECKHAND_PREVIOUS_VERSION`).
-    previous: HashMap<String, String>,
+    pub(super) previous: HashMap<String, String>,
     /// Hosts that still hold this rollback's release, complete and not bad: they only switch.
-    switch_only: HashSet<String>,
-    total_hosts: usize,
+    pub(super) switch_only: HashSet<String>,
+    pub(super) total_hosts: usize,
 }
 
 /// Runs one deploy; returns its target (app, env) so the caller can free it. The places whose
 /// connections it opened are added to `opened`, for the caller to close.
-async fn run(
+pub(super) async fn run(
     inner: &Arc<Inner>,
     id: DeployId,
     cancel: &CancelFlag,
@@ -405,66 +322,6 @@ async fn run(
     Ok(target)
 }
 
-/// Opens the connections of every host of a deploy at once (adding those opened to
-/// `opened`); `Err` says which hosts could not be reached, and why.
-async fn reach_all(
-    inner: &Inner,
-    renv: &RecipeEnv,
-    hosts: &[&Host],
-    status: &StatusLine,
-    opened: &mut Vec<Place>,
-) -> Result<(), String> {
-    if hosts
-        .iter()
-        .all(|h| h.address == crate::config::HostAddress::Local)
-    {
-        return Ok(());
-    }
-    status.set("connecting to the hosts").await;
-    let mut failed = Vec::new();
-    for (place, result) in reach(inner, renv, hosts).await {
-        match result {
-            Ok(()) => opened.push(place),
-            Err(e) => failed.push(e.to_string()),
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(failed.join("; "))
-    }
-}
-
-/// Opens what `hosts` of `renv` need, all at once: each host's place with how that went.
-/// Whatever was reached must be given back with `Executor::close`.
-pub(super) async fn reach(
-    inner: &Inner,
-    renv: &RecipeEnv,
-    hosts: &[&Host],
-) -> Vec<(Place, Result<(), crate::exec::ExecError>)> {
-    let places: Vec<Place> = hosts.iter().map(|h| Place::of(renv, h)).collect();
-    let named: Vec<(&str, &Place)> = hosts
-        .iter()
-        .zip(&places)
-        .map(|(h, p)| (h.name.as_str(), p))
-        .collect();
-    let results = inner.exec.reach(&named).await;
-    places.into_iter().zip(results).collect()
-}
-
-/// Gives back the connections [`reach`] opened (those it reached).
-pub(super) async fn close_reached(
-    inner: &Inner,
-    reached: &[(Place, Result<(), crate::exec::ExecError>)],
-) {
-    let opened: Vec<&Place> = reached
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(p, _)| p)
-        .collect();
-    inner.exec.close(&opened).await;
-}
-
 /// What a deploy needs from the configuration to run, or why it can no longer run.
 fn still_configured<'c>(
     inner: &'c Inner,
@@ -516,109 +373,6 @@ async fn end_early(
     };
     status.set(&shown).await;
     Ok(())
-}
-
-/// What the policy says when a deploy's turn comes.
-enum Gate {
-    Go,
-    Refused(String),
-    Cancelled,
-    /// deckhand is stopping: the deploy stays queued for the next start.
-    Stopping,
-}
-
-/// Holds the deploy at the head of its queue while a freeze or a lock is in the way, saying
-/// why (once per reason) and trying again every second; returns when it may go, must not, or
-/// was cancelled.
-async fn gate(
-    inner: &Arc<Inner>,
-    d: &Deploy,
-    status: &StatusLine,
-    cancel: &CancelFlag,
-) -> anyhow::Result<Gate> {
-    let mut said: Option<String> = None;
-    let unpark = || {
-        inner.parked.lock().expect("parked lock").remove(&d.id);
-    };
-    loop {
-        if cancel.asked() {
-            unpark();
-            return Ok(Gate::Cancelled);
-        }
-        if inner.stopping.load(Ordering::SeqCst) {
-            unpark();
-            return Ok(Gate::Stopping);
-        }
-        let Some(env_policy) = inner.config.env(&d.env) else {
-            unpark();
-            return Ok(Gate::Refused("the env is no longer configured".to_owned()));
-        };
-        let now = inner.clock.now();
-        let (locks, freezes) = inner.policy_state(now).await?;
-        let emergency_approvers = match &d.emergency {
-            Some(_) => {
-                let rule = policy::emergency_rule(env_policy);
-                let votes = inner.store.approvals(d.id).await?;
-                match policy::tally(
-                    &inner.config,
-                    &rule,
-                    &d.requested_by,
-                    votes
-                        .iter()
-                        .map(|v| (v.user.as_str(), v.verdict == crate::store::Verdict::Approve)),
-                ) {
-                    policy::Tally::Approved { by } | policy::Tally::Pending { by, .. } => {
-                        by.len() as u32
-                    }
-                    policy::Tally::Denied { .. } => 0,
-                }
-            }
-            None => 0,
-        };
-        let req = policy::Request {
-            app: &d.app,
-            env: &d.env,
-            user: &d.requested_by,
-            emergency: d.emergency.as_deref(),
-            channel: &d.channel,
-        };
-        let facts = policy::Facts {
-            now,
-            locks: &locks,
-            freezes: &freezes,
-        };
-        match policy::at_start(&inner.config, env_policy, req, emergency_approvers, facts) {
-            policy::AtStart::Go => {
-                unpark();
-                return Ok(Gate::Go);
-            }
-            policy::AtStart::Refused(r) => {
-                unpark();
-                return Ok(Gate::Refused(r.0));
-            }
-            policy::AtStart::Wait(why) => {
-                let fresh = inner.parked.lock().expect("parked lock").insert(d.id);
-                if fresh {
-                    inner.changed.notify_waiters();
-                }
-                if said.as_deref() != Some(why.as_str()) {
-                    status.set(&why).await;
-                    inner
-                        .store
-                        .note(
-                            Some(d.id),
-                            ACTOR,
-                            "held",
-                            &format!("#{} held at start: {why}", d.id),
-                            now,
-                        )
-                        .await?;
-                    said = Some(why);
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
 }
 
 /// Runs a task's steps on one host, stopping at the first failure or a cancel.
@@ -706,7 +460,13 @@ async fn run_host(
 }
 
 /// The values a step sees. All are environment variables: nothing is pasted into the script.
-fn job(ctx: &Ctx<'_>, host: &Host, script: &str, timeout: Duration, previous: Option<&str>) -> Job {
+pub(super) fn job(
+    ctx: &Ctx<'_>,
+    host: &Host,
+    script: &str,
+    timeout: Duration,
+    previous: Option<&str>,
+) -> Job {
     let d = ctx.deploy;
     let mut vars = vec![
         ("DECKHAND_APP".to_owned(), d.app.to_string()),
@@ -745,163 +505,6 @@ fn job(ctx: &Ctx<'_>, host: &Host, script: &str, timeout: Duration, previous: Op
         tag: Some(crate::exec::step_tag(&ctx.inner.log_tag, d.id)),
         halt: ctx.inner.halt.clone(),
     }
-}
-
-/// Asks every host what it runs now (the recipe's version probe), in parallel.
-async fn probe_all(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashMap<String, String> {
-    let Some(probe) = &ctx.recipe.version_probe else {
-        return HashMap::new();
-    };
-    let found = join_all(hosts.iter().map(|h| async move {
-        (
-            h.name.to_string(),
-            probe_host(ctx.inner, ctx.deploy, &Place::of(ctx.renv, h), h, probe).await,
-        )
-    }))
-    .await;
-    found
-        .into_iter()
-        .filter_map(|(h, v)| v.map(|v| (h, v)))
-        .collect()
-}
-
-/// Under the release layout, a `rollback` deploy asks each host whether it still holds the
-/// release, complete and not marked bad: those hosts only switch `current` back to it.
-async fn releases_present(ctx: &Ctx<'_>, hosts: &[&Host]) -> HashSet<String> {
-    let found = join_all(hosts.iter().map(|h| async move {
-        let job = Job {
-            look_only: true,
-            ..job(ctx, h, layout::HAS_RELEASE, PROBE_TIMEOUT, None)
-        };
-        let answer = look(ctx.inner, &job).await;
-        (
-            h.name.to_string(),
-            answer.as_deref() == Some(layout::RELEASE_COMPLETE),
-        )
-    }))
-    .await;
-    found
-        .into_iter()
-        .filter_map(|(h, complete)| complete.then_some(h))
-        .collect()
-}
-
-/// Runs a look-only job; the first non-empty line it printed on stdout, if it succeeded.
-async fn look(inner: &Inner, job: &Job) -> Option<String> {
-    let (tx, mut rx) = mpsc::channel(64);
-    let (result, first) = tokio::join!(inner.exec.run(job, tx), async {
-        let mut first = None;
-        while let Some(line) = rx.recv().await {
-            if first.is_none()
-                && line.stream == crate::exec::Stream::Stdout
-                && !line.text.trim().is_empty()
-            {
-                first = Some(line.text.trim().to_owned());
-            }
-        }
-        first
-    });
-    match result {
-        Ok(exit) if exit.success() => first,
-        _ => None,
-    }
-}
-
-/// Runs the version probe on one host; its first non-empty line of output, if any.
-pub async fn probe_host(
-    inner: &Inner,
-    d: &Deploy,
-    place: &Place,
-    host: &Host,
-    probe: &str,
-) -> Option<String> {
-    probe_at(inner, d.app.as_str(), d.env.as_str(), place, host, probe).await
-}
-
-/// The version probe for an app/env/host, outside any deploy (`live --check`).
-pub async fn probe_at(
-    inner: &Inner,
-    app: &str,
-    env: &str,
-    place: &Place,
-    host: &Host,
-    probe: &str,
-) -> Option<String> {
-    let job = Job {
-        app: app.to_owned(),
-        env: env.to_owned(),
-        host: host.name.to_string(),
-        place: place.clone(),
-        script: probe.to_owned(),
-        vars: vec![
-            ("DECKHAND_APP".to_owned(), app.to_owned()),
-            ("DECKHAND_ENV".to_owned(), env.to_owned()),
-            ("DECKHAND_HOST".to_owned(), host.name.to_string()),
-        ],
-        timeout: PROBE_TIMEOUT,
-        look_only: true,
-        tag: None,
-        halt: inner.halt.clone(),
-    };
-    look(inner, &job).await
-}
-
-/// Health check on one host, tried up to `retries` times.
-async fn health(ctx: &Ctx<'_>, host: &Host, check: &HealthCheck) -> Result<(), String> {
-    let (tries, interval) = match check {
-        HealthCheck::Http {
-            retries, interval, ..
-        }
-        | HealthCheck::Command {
-            retries, interval, ..
-        } => ((*retries).max(1), *interval),
-    };
-    let mut last = String::new();
-    for attempt in 1..=tries {
-        let result = match check {
-            HealthCheck::Http {
-                url,
-                expect_status,
-                timeout,
-                ..
-            } => {
-                let url = health_url(url, host);
-                crate::exec::health::http_check(&url, *expect_status, *timeout).await
-            }
-            HealthCheck::Command { run, timeout, .. } => {
-                let job = job(ctx, host, run, *timeout, None);
-                match ctx.inner.exec.run(&job, ctx.pump.sender()).await {
-                    Ok(exit) if exit.success() => Ok(()),
-                    Ok(exit) => Err(format!("the check ended with {exit}")),
-                    Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
-                }
-            }
-        };
-        match result {
-            Ok(()) => return Ok(()),
-            Err(why) => last = why,
-        }
-        if attempt < tries {
-            tokio::time::sleep(interval).await;
-        }
-    }
-    ctx.pump.flush().await;
-    Err(format!(
-        "{last} (tried {tries} time{})",
-        if tries == 1 { "" } else { "s" }
-    ))
-}
-
-/// A health check's URL for one host: `{host}` is the host's name in the recipe, `{address}`
-/// the network address deckhand reaches it at (an SSH host's host part; `127.0.0.1` for a
-/// local host), so a host named `api-1` at `deploy@10.0.0.5` can be checked at its address.
-fn health_url(url: &str, host: &Host) -> String {
-    let address = match &host.address {
-        crate::config::HostAddress::Ssh { host, .. } => host.as_str(),
-        crate::config::HostAddress::Local => "127.0.0.1",
-    };
-    url.replace("{host}", host.name.as_str())
-        .replace("{address}", address)
 }
 
 enum RollbackResult {

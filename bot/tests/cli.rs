@@ -313,3 +313,22 @@ fn the_console_skips_a_line_that_is_not_utf8_and_goes_on() {
     // Nothing was deployed; the next line was read and answered.
     assert_eq!(stdout, "[m1] Nothing is running or queued.\n");
 }
+
+#[test]
+fn in_the_console_a_slack_account_approves_as_its_person() {
+    let data = tempfile::tempdir().unwrap();
+    let out = deckhand(
+        &["console", "--now", "2026-11-23T10:00:00Z"],
+        "deploy api@v2 to prod\n/as slack:U0ALICE\n/react m1 white_check_mark\n/as slack:U0CAROL\n/react m1 white_check_mark\n/wait\nhistory api in prod\n",
+        data.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // An account of nobody's is `platform:id`; the shipped [people] makes U0CAROL carol.
+    assert!(
+        stdout.contains("slack:U0ALICE, only leads can approve or deny #1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("approved by carol"), "{stdout}");
+    assert!(stdout.contains("succeeded in"), "{stdout}");
+}

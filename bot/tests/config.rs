@@ -804,3 +804,68 @@ fn a_layout_must_be_known_and_keep_releases_needs_it() {
         "the layout knows how to read the live version"
     );
 }
+
+#[test]
+fn people_accounts_and_channels_load_and_show_in_the_summary() {
+    let config = CONFIG
+        .replace(
+            "[groups]\nleads = [\"carol\", \"dave\"]",
+            "[people.carol]\nslack = \"U0CAROL\"\ndiscord = \"222\"\n\n[groups]\nleads = [\"carol\", \"slack:U0DAVE\", \"discord-role:444\"]",
+        )
+        .replace(
+            "[envs.prod]\n",
+            "[envs.prod]\nchannels = [\"slack:C0OPS\", \"console\"]\n",
+        );
+    let c = loads(&config, &[("x.toml", RECIPE)]);
+    assert_eq!(c.people.identity("slack", "U0CAROL"), "carol");
+    assert_eq!(c.people.identity("discord", "222"), "carol");
+    assert_eq!(c.people.identity("slack", "U0DAVE"), "slack:U0DAVE");
+    assert!(c.is_member("leads", "carol"));
+    assert!(c.is_member("leads", "slack:U0DAVE"));
+    assert!(!c.is_member("leads", "dave"));
+    assert_eq!(
+        c.env(&env("prod")).unwrap().channels.as_deref(),
+        Some(&["slack:C0OPS".to_owned(), "console".to_owned()][..])
+    );
+    assert_eq!(c.env(&env("staging")).unwrap().channels, None);
+    let s = summary(&c, Utc::now());
+    assert!(s.contains("requested only in slack:C0OPS, console"), "{s}");
+    assert!(
+        s.contains("people:\n  carol: discord:222, slack:U0CAROL")
+            || s.contains("people:\n  carol: slack:U0CAROL, discord:222"),
+        "{s}"
+    );
+}
+
+#[test]
+fn bad_people_group_entries_and_channels_are_errors_with_positions() {
+    let config = CONFIG
+        .replace(
+            "[groups]\nleads = [\"carol\", \"dave\"]",
+            "[people.carol]\nslack = \"U0CAROL\"\n\n[people.dave]\nslack = \"U0CAROL\"\n\n[people.erin]\nslack = \"Erin Smith\"\n\n[groups]\nleads = [\"carol\", \"teams:123\", \"slack:\"]",
+        )
+        .replace("[envs.prod]\n", "[envs.prod]\nchannels = [\"#ops\"]\n")
+        .replace("[envs.staging]\n", "[envs.staging]\nchannels = []\n");
+    let errs = errors(&config, &[("x.toml", RECIPE)]).join("\n");
+    for want in [
+        "`dave` lists an account that is already `carol`'s: an account belongs to one person",
+        "a slack account is its id (letters and digits, as the platform shows it in the profile, e.g. \"U012AB3CD\"), not a display name",
+        "`teams` is not a platform deckhand knows (slack, discord, slack-group, discord-role)",
+        "a group member is a person's name (\"carol\") or an account",
+        "a channel is \"console\" or `platform:id`",
+        "`channels` is empty: no channel could request a deploy",
+    ] {
+        assert!(errs.contains(want), "missing {want:?} in:\n{errs}");
+    }
+    for line in errs.lines() {
+        assert!(line.starts_with("deckhand.toml:"), "no position: {line}");
+    }
+    // A platform deckhand does not know, as a person's account, is a key error with the ones
+    // it knows.
+    let config = CONFIG.replace("[groups]", "[people.erin]\nteams = \"x\"\n\n[groups]");
+    let err = one_error(&config, &[("x.toml", RECIPE)]);
+    assert!(
+        err.contains("unknown field `teams`, expected `slack` or `discord`"),
+        "{err}"
+    );
+}

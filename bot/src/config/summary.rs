@@ -71,6 +71,13 @@ pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
         };
         let _ = writeln!(out, "  {group}: {shown}");
     }
+
+    if !config.people.is_empty() {
+        let _ = writeln!(out, "\npeople:");
+        for (person, accounts) in config.people.iter() {
+            let _ = writeln!(out, "  {person}: {}", accounts.join(", "));
+        }
+    }
     out
 }
 
@@ -182,6 +189,9 @@ fn rules(p: &EnvPolicy) -> String {
         None => "anyone may deploy".to_owned(),
         Some(g) => format!("only {g} may deploy"),
     });
+    if let Some(channels) = &p.channels {
+        parts.push(format!("requested only in {}", channels.join(", ")));
+    }
     if p.timezone != chrono_tz::UTC {
         parts.push(format!("times in {}", p.timezone));
     }

@@ -9,6 +9,7 @@
 //! `console`: a channel belongs to one adapter, the one of its platform.
 
 pub mod console;
+pub mod memory;
 
 use async_trait::async_trait;
 use std::time::Duration;

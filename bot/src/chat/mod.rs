@@ -6,11 +6,13 @@
 //! only `chat::discord` serenity. Adapters may import the engine; the engine imports no adapter.
 //!
 //! Channels are named `platform:id` (`slack:C0OPS`, `discord:1234`), and the console's is
-//! `console`: a channel belongs to one adapter, the one of its platform. Each adapter sits
-//! behind an [`outbox::Outbox`], which keeps the platform's limits (length, edit rate) and
+//! `console`: a channel belongs to one adapter, the one of its platform. The engine holds one
+//! [`ChatOut`], a [`hub::Hub`] that routes each channel to its platform's adapter through that
+//! adapter's [`outbox::Outbox`], which keeps the platform's limits (length, edit rate) and
 //! retries, so no adapter has to and no deploy waits for chat.
 
 pub mod console;
+pub mod hub;
 pub mod memory;
 pub mod outbox;
 

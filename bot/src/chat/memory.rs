@@ -94,6 +94,8 @@ struct State {
     /// How many of the next calls fail, and how (`usize::MAX`: all of them).
     failing: usize,
     failure: Failure,
+    /// Only edits fail (posts are accepted meanwhile).
+    only_edits: bool,
     delay: Duration,
 }
 
@@ -107,6 +109,7 @@ impl MemoryChat {
                 calls: Vec::new(),
                 failing: 0,
                 failure: Failure::Unavailable,
+                only_edits: false,
                 delay: Duration::ZERO,
             }),
         }
@@ -114,9 +117,19 @@ impl MemoryChat {
 
     /// The next `n` calls (posts and edits alike) fail with `failure`; then it accepts again.
     pub fn fail_next(&self, n: usize, failure: Failure) {
+        self.set_failing(n, failure, false);
+    }
+
+    /// The next `n` edits fail with `failure` (posts are accepted meanwhile).
+    pub fn fail_next_edits(&self, n: usize, failure: Failure) {
+        self.set_failing(n, failure, true);
+    }
+
+    fn set_failing(&self, n: usize, failure: Failure, only_edits: bool) {
         let mut st = self.lock();
         st.failing = n;
         st.failure = failure;
+        st.only_edits = only_edits;
     }
 
     /// Every call fails with `failure` from now on (until [`MemoryChat::fail_next`] with 0).
@@ -180,12 +193,13 @@ impl MemoryChat {
     /// Records a call and decides its answer; returns the answer and how long to take.
     fn receive(&self, request: Request) -> (Outcome, Duration) {
         let mut st = self.lock();
-        let outcome = if st.failing > 0 {
+        let is_post = matches!(request, Request::Post { .. });
+        let outcome = if st.failing > 0 && !(is_post && st.only_edits) {
             if st.failing != usize::MAX {
                 st.failing -= 1;
             }
             Outcome::Failed(st.failure.clone())
-        } else if matches!(request, Request::Post { .. }) {
+        } else if is_post {
             let id = format!("mem-{}", st.next_id);
             st.next_id += 1;
             Outcome::Posted(id)
@@ -256,6 +270,12 @@ mod tests {
         assert!(chat.edit("mem:ops", &"mem-1".into(), "lost").await.is_err());
         // Failed calls take no id.
         assert_eq!(chat.post(&ops, "two").await.unwrap(), "mem-2");
+        chat.fail_next_edits(1, Failure::Unavailable);
+        assert_eq!(chat.post(&ops, "three").await.unwrap(), "mem-3");
+        assert!(chat.edit("mem:ops", &"mem-3".into(), "lost").await.is_err());
+        chat.edit("mem:ops", &"mem-3".into(), "three, edited")
+            .await
+            .unwrap();
         chat.fail_always(Failure::Refused);
         for _ in 0..3 {
             assert!(matches!(
@@ -265,8 +285,9 @@ mod tests {
         }
         assert_eq!(chat.texts_of("mem-1"), ["one", "one, edited"]);
         assert_eq!(chat.edits_of("mem-1").len(), 2);
-        assert_eq!(chat.posted_in("mem:ops"), ["mem-1", "mem-2"]);
-        assert_eq!(chat.received().len(), 8);
+        assert_eq!(chat.texts_of("mem-3"), ["three", "three, edited"]);
+        assert_eq!(chat.posted_in("mem:ops"), ["mem-1", "mem-2", "mem-3"]);
+        assert_eq!(chat.received().len(), 11);
         assert_eq!(
             chat.received()[2].outcome,
             Outcome::Failed(Failure::RateLimited(Some(Duration::from_millis(5))))

@@ -12,9 +12,12 @@
 //! - **The final state is delivered**: a writer keeps trying (rate limits honoured, backoff on
 //!   failures) for as long as [`EDIT_PATIENCE`]; [`Outbox::flush`] returns once every writer
 //!   delivered or gave up.
-//! - **Failures never block a deploy**: edits are fire-and-forget; a post, whose id its caller
-//!   needs, waits for its retries at most [`POST_PATIENCE`], and not at all once the platform
-//!   has been failing for [`DOWN_AFTER`] (until something gets through again).
+//! - **Failures never block a deploy**: edits are fire-and-forget. A post is awaited, since its
+//!   caller needs the id (the status message is edited by it, approvals are reactions on it),
+//!   but for its retries at most [`POST_PATIENCE`], and only while the platform has been
+//!   failing for less than [`DOWN_AFTER`]: an outage holds the engine that long at most, once;
+//!   after that a post fails at its first try (the engine goes on without the message) until
+//!   something gets through again.
 //!
 //! An adapter declaring no edit limit ([`Limits::NONE`], the console) is called in the
 //! caller's task, in order with its posts, so its transcript is exactly what the engine said;

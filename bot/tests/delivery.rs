@@ -103,6 +103,12 @@ impl Both {
     async fn status_msg(&self, id: i64) -> String {
         self.deploy(id).await.status_msg.expect("a status message")
     }
+
+    /// What the deploy's status message on `mem` says in the end.
+    async fn final_status(&self, id: i64) -> String {
+        let texts = self.mem.texts_of(&self.status_msg(id).await);
+        texts.last().expect("the message was posted").clone()
+    }
 }
 
 /// The edits of one message, accepted or not, never closer than the pace allows.
@@ -210,15 +216,8 @@ async fn a_rate_limited_platform_still_gets_the_final_state() {
     for w in edits.windows(2).take(3) {
         assert!(w[1].at - w[0].at + TOLERANCE >= retry_after, "{w:?}");
     }
-    assert!(
-        both.mem
-            .texts_of(&status)
-            .last()
-            .unwrap()
-            .contains("succeeded in"),
-        "{:?}",
-        both.mem.texts_of(&status)
-    );
+    let last = both.final_status(1).await;
+    assert!(last.contains("succeeded in"), "{last}");
 
     // Posts too: the answer to a request comes after three rate limits, with its id.
     both.mem
@@ -226,14 +225,8 @@ async fn a_rate_limited_platform_still_gets_the_final_state() {
     both.say_mem("deploy api@v2 to staging").await;
     both.wait().await;
     assert_eq!(both.deploy(2).await.state, DeployState::Succeeded);
-    let status = both.status_msg(2).await;
-    assert!(
-        both.mem
-            .texts_of(&status)
-            .last()
-            .unwrap()
-            .contains("succeeded in")
-    );
+    let last = both.final_status(2).await;
+    assert!(last.contains("succeeded in"), "{last}");
 }
 
 /// From the request to the log's last word, and how long the deploy ran, by the log.
@@ -315,12 +308,10 @@ async fn one_engine_speaks_to_the_console_and_to_mem_each_in_its_own_way() {
     let status = both.status_msg(2).await;
     assert_eq!(status, "mem-1");
     assert_paced(&both.mem.edits_of(&status));
+    let last = both.final_status(2).await;
     assert!(
-        both.mem
-            .texts_of(&status)
-            .last()
-            .unwrap()
-            .starts_with("#2 api@v1 → staging: succeeded in")
+        last.starts_with("#2 api@v1 → staging: succeeded in"),
+        "{last}"
     );
     let mem_edits = both.mem.edits_of(&status).len();
     assert!(

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use deckhand::chat::console::{self, ConsoleOut};
+use deckhand::chat::hub::Hub;
 use deckhand::config::Config;
 use deckhand::core::parse;
 use deckhand::datadir::DataDir;
@@ -172,7 +173,10 @@ async fn run_console(
         Router::new(&data, &config.ssh)
             .context("creating the directory for SSH control sockets")?,
     );
-    let bot = Bot::start(Arc::new(config), store, out.clone(), exec, clock).await?;
+    // The bot speaks through a hub, as it will with several platforms. The console declares
+    // no limits, so its outbox passes everything through in order: the protocol is unchanged.
+    let chat = Arc::new(Hub::new().with(deckhand::chat::CONSOLE, out.clone()));
+    let bot = Bot::start(Arc::new(config), store, chat, exec, clock).await?;
     if std::io::stdin().is_terminal() {
         // For a person at a terminal only: a script reading stdout sees just the protocol.
         eprintln!(

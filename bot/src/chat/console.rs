@@ -110,6 +110,8 @@ impl ConsoleBot for crate::engine::Bot {
     async fn wait_idle(&self) {
         crate::engine::Bot::wait_idle(self).await;
         self.flush_log().await;
+        // What was said to other platforms than the console (paced) is out too.
+        self.flush_chat().await;
     }
 }
 

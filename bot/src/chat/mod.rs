@@ -6,9 +6,15 @@
 //! only `chat::discord` serenity. Adapters may import the engine; the engine imports no adapter.
 //!
 //! Channels are named `platform:id` (`slack:C0OPS`, `discord:1234`), and the console's is
-//! `console`: a channel belongs to one adapter, the one of its platform.
+//! `console`: a channel belongs to one adapter, the one of its platform. The engine holds one
+//! [`ChatOut`], a [`hub::Hub`] that routes each channel to its platform's adapter through that
+//! adapter's [`outbox::Outbox`], which keeps the platform's limits (length, edit rate) and
+//! retries, so no adapter has to and no deploy waits for chat.
 
 pub mod console;
+pub mod hub;
+pub mod memory;
+pub mod outbox;
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -138,12 +144,19 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// No limit worth pacing for (the console).
+    /// No limit worth pacing for (the console). An adapter declaring no edit limit is called
+    /// in its caller's task, in order with its posts (see [`outbox::Outbox`]), so it must
+    /// answer at once: the console does, writing to a local stream.
     pub const NONE: Limits = Limits {
         max_chars: usize::MAX,
         edits: u32::MAX,
         per: Duration::from_secs(1),
     };
+
+    /// Whether edits of one message must be spaced out (any edit limit but "none").
+    pub fn paces_edits(&self) -> bool {
+        self.edits != u32::MAX
+    }
 }
 
 /// Why the platform did not take a post or an edit.

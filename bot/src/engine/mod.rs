@@ -233,7 +233,16 @@ impl Bot {
     pub async fn flush_log(&self) {
         self.inner.flush_output().await;
     }
+
+    /// Waits until chat has delivered what the bot said so far (see [`Inner::flush_chat`]).
+    pub async fn flush_chat(&self) {
+        self.inner.flush_chat().await;
+    }
 }
+
+/// How long the bot waits for chat to deliver what it said before it stops (or answers the
+/// console's `/wait`): a platform down for longer loses its last edits, never delays the end.
+const CHAT_FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Inner {
     /// Who an account is for every rule and record (its person, a console user, or
@@ -287,6 +296,20 @@ impl Inner {
     pub async fn flush_output(&self) {
         if let Err(err) = self.output.flush().await {
             tracing::error!("the deploy log could not store command output: {err:#}");
+        }
+    }
+
+    /// Waits until everything handed to chat was delivered or given up on: edits are paced
+    /// and retried behind `ChatOut`, so a deploy's final status may still be on its way when
+    /// the deploy has ended. At most [`CHAT_FLUSH_PATIENCE`].
+    pub async fn flush_chat(&self) {
+        if tokio::time::timeout(CHAT_FLUSH_PATIENCE, self.chat.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "chat did not deliver everything within {CHAT_FLUSH_PATIENCE:?}; the last edits may not show"
+            );
         }
     }
 

@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl Bot {
-    /// Stops gracefully: see the module's docs. Returns once no deploy runs any more and every
-    /// output line is in the log.
+    /// Stops gracefully: see the module's docs. Returns once no deploy runs any more, every
+    /// output line is in the log and chat has delivered what was said (or a while has passed).
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
         inner.stopping.store(true, Ordering::SeqCst);
@@ -62,6 +62,8 @@ impl Bot {
             wait_none_running(inner).await;
         }
         inner.flush_output().await;
+        // The deploys' last status edits, paced behind chat, go out before the process ends.
+        inner.flush_chat().await;
     }
 
     /// Stops at once: every deploy in flight is recorded `interrupted` (and its steps too).

@@ -79,6 +79,12 @@ impl ChatOut for Hub {
     }
 
     /// Flushes every platform at once: a slow one does not hold the others' deliveries back.
+    /// Every platform's mention forms: a channel's messages come from one platform, but the
+    /// forms cannot be mistaken for one another.
+    fn mentions(&self) -> Vec<String> {
+        self.outboxes.values().flat_map(|o| o.mentions()).collect()
+    }
+
     async fn flush(&self) {
         futures::future::join_all(self.outboxes.values().map(|o| o.flush())).await;
     }

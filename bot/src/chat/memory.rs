@@ -85,6 +85,8 @@ pub struct Call {
 /// The in-memory adapter: see the module's docs.
 pub struct MemoryChat {
     limits: Limits,
+    /// How the bot is mentioned on this platform (see [`ChatOut::mentions`]).
+    mentions: Vec<String>,
     state: Mutex<State>,
 }
 
@@ -104,6 +106,7 @@ impl MemoryChat {
     pub fn new(limits: Limits) -> MemoryChat {
         MemoryChat {
             limits,
+            mentions: Vec::new(),
             state: Mutex::new(State {
                 next_id: 1,
                 calls: Vec::new(),
@@ -113,6 +116,12 @@ impl MemoryChat {
                 delay: Duration::ZERO,
             }),
         }
+    }
+
+    /// The same adapter, on which people mention the bot as `mentions` (`<@U0BOT>`).
+    pub fn with_mentions(mut self, mentions: &[&str]) -> MemoryChat {
+        self.mentions = mentions.iter().map(|m| (*m).to_owned()).collect();
+        self
     }
 
     /// The next `n` calls (posts and edits alike) fail with `failure`; then it accepts again.
@@ -219,6 +228,10 @@ impl MemoryChat {
 impl ChatOut for MemoryChat {
     fn limits(&self) -> Limits {
         self.limits
+    }
+
+    fn mentions(&self) -> Vec<String> {
+        self.mentions.clone()
     }
 
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {

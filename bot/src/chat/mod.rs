@@ -182,6 +182,13 @@ pub trait ChatOut: Send + Sync {
         Limits::NONE
     }
 
+    /// How people address the bot on this platform besides its configured name (`deckhand`,
+    /// `@deckhand`): Slack's `<@U0BOT>`, Discord's `<@123…>`. A message that starts with one
+    /// is addressed to the bot in a channel.
+    fn mentions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Posts a new message in a channel, or in a thread of it.
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError>;
 

@@ -131,6 +131,10 @@ impl ChatOut for Outbox {
         self.shared.limits
     }
 
+    fn mentions(&self) -> Vec<String> {
+        self.shared.adapter.mentions()
+    }
+
     /// Posts, retrying rate limits and failures within [`POST_TRIES`] and [`POST_PATIENCE`]
     /// (none once the platform is down, see [`DOWN_AFTER`]); then returns the last error.
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {

@@ -86,6 +86,11 @@ impl Bot {
         let (start_tx, start_rx) = mpsc::unbounded_channel();
         let name = config.bot.name.clone();
         let log_tag = store.log_tag().await?;
+        // The configured name, and however each platform's people mention the bot.
+        let mentions = [name.clone(), format!("@{name}")]
+            .into_iter()
+            .chain(chat.mentions())
+            .collect();
         let inner = Arc::new(Inner {
             output: crate::store::spawn_output_writer(store.clone()),
             config,
@@ -97,7 +102,7 @@ impl Bot {
             cancels: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             start_tx,
-            mentions: vec![name.clone(), format!("@{name}")],
+            mentions,
             told: Mutex::new(told::Told::default()),
             parked: Mutex::new(HashSet::new()),
             log_tag,

@@ -7,14 +7,14 @@ use common::{TestBot, account, message};
 use deckhand::chat::ChatEvent;
 use deckhand::core::lifecycle::DeployState;
 
-/// The example with carol and alice on Slack and Discord, and prod's deploys requested only in
-/// `slack:C0OPS` and the console.
+/// The example (carol is `slack:U0CAROL` there) with alice on Slack too, and prod's deploys
+/// requested only in `slack:C0OPS` and the console.
 async fn bot() -> TestBot {
     let data = tempfile::tempdir().unwrap();
     let config = common::example_edited(data.path(), "api", "", |c| {
         let c = c.replace(
             "[groups]\n",
-            "[people.carol]\nslack = \"U0CAROL\"\ndiscord = \"222\"\n\n[people.alice]\nslack = \"U0ALICE\"\n\n[groups]\n",
+            "[people.alice]\nslack = \"U0ALICE\"\n\n[groups]\n",
         );
         c.replace(
             "[envs.prod]\n",
@@ -67,7 +67,11 @@ async fn a_display_name_grants_nothing() {
             delivery: None,
         }))
         .await;
-    assert!(said.contains("slack:U0MALLORY"), "{said}");
+    // Shown by the name they chose, beside the id that says who they are.
+    assert!(
+        said.contains("carol (slack:U0MALLORY), only leads can approve or deny #1"),
+        "{said}"
+    );
     assert!(!said.contains("approved by"), "{said}");
     assert_eq!(bot.state(1).await, DeployState::AwaitingApproval);
 }

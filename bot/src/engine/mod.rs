@@ -12,6 +12,7 @@ mod dispatch;
 mod gate;
 mod hosts;
 mod locks;
+mod names;
 mod progress;
 mod queries;
 mod recover;
@@ -60,6 +61,8 @@ pub(crate) struct Inner {
     pub mentions: Vec<String>,
     /// Explanations already given (deploy, user, what): one answer, not one per reaction.
     pub told: Mutex<told::Told>,
+    /// Display names of accounts of nobody's, for what the bot says (`names`).
+    pub names: Mutex<names::Names>,
     /// Deploys holding their target but waiting for a freeze to end or a lock to go. They
     /// are not "in progress" for `/wait` and the console's end of input.
     pub parked: Mutex<HashSet<DeployId>>,
@@ -104,6 +107,7 @@ impl Bot {
             start_tx,
             mentions,
             told: Mutex::new(told::Told::default()),
+            names: Mutex::new(names::Names::default()),
             parked: Mutex::new(HashSet::new()),
             log_tag,
             stopping: AtomicBool::new(false),
@@ -253,13 +257,23 @@ impl Inner {
     /// Who an account is for every rule and record (its person, a console user, or
     /// `platform:id`): see docs/people.md. Never from its display name.
     pub fn identity(&self, account: &Account) -> String {
-        self.config.people.identity(&account.platform, &account.id)
+        let identity = self.config.people.identity(&account.platform, &account.id);
+        self.names
+            .lock()
+            .expect("names lock")
+            .learn(&identity, &account.display);
+        identity
+    }
+
+    /// `text` as shown in chat: accounts of nobody's by their display name (see `names`).
+    fn shown(&self, text: &str) -> String {
+        self.names.lock().expect("names lock").render(text)
     }
 
     /// Posts a message; a chat failure is logged, never fatal.
     pub async fn say(&self, to: impl Into<Conversation>, text: &str) -> Option<String> {
         let to = to.into();
-        match self.chat.post(&to, text).await {
+        match self.chat.post(&to, &self.shown(text)).await {
             Ok(id) => Some(id),
             Err(err) => {
                 tracing::warn!("could not post to {}: {err:#}", to.channel);
@@ -319,7 +333,11 @@ impl Inner {
     }
 
     pub async fn edit(&self, channel: &str, msg: &str, text: &str) {
-        if let Err(err) = self.chat.edit(channel, &msg.to_owned(), text).await {
+        if let Err(err) = self
+            .chat
+            .edit(channel, &msg.to_owned(), &self.shown(text))
+            .await
+        {
             tracing::warn!("could not edit {msg} in {channel}: {err:#}");
         }
     }

@@ -40,8 +40,13 @@ struct Both {
 impl Both {
     /// One engine, two platforms: the console and `mem` with `limits`.
     async fn start(limits: Limits) -> Both {
+        Both::start_with(example_config(), limits).await
+    }
+
+    /// The same with the configuration at `config`.
+    async fn start_with(config: std::path::PathBuf, limits: Limits) -> Both {
         let data = tempfile::tempdir().unwrap();
-        let config = Arc::new(Config::load(&example_config()).expect("the config loads"));
+        let config = Arc::new(Config::load(&config).expect("the config loads"));
         let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
         let console = SharedBuf::default();
         let mem = Arc::new(MemoryChat::new(limits));
@@ -320,5 +325,52 @@ async fn one_engine_speaks_to_the_console_and_to_mem_each_in_its_own_way() {
     );
     eprintln!(
         "one engine: the console's status message was edited {console_edits} times, mem's {mem_edits} times"
+    );
+}
+
+#[tokio::test]
+async fn output_in_the_thread_fits_the_platform_and_a_long_line_says_where_the_rest_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let chatty = r#"[[tasks.chatty.steps]]
+name = "chatty"
+run = '''
+for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i of the chatty step"; done
+printf 'x%.0s' $(seq 1 500); echo
+'''
+"#;
+    let config = common::example_with_recipe_tail(dir.path(), "api", chatty);
+    let both = Both::start_with(config, PLATFORM).await;
+    both.say_mem("deploy:chatty api to staging").await;
+    both.wait().await;
+    assert_eq!(both.deploy(1).await.state, DeployState::Succeeded);
+    let calls = both.mem.received();
+    for c in &calls {
+        assert!(
+            c.request.text().chars().count() <= PLATFORM.max_chars,
+            "over the limit: {:?}",
+            c.request.text()
+        );
+    }
+    let thread: Vec<&str> = calls
+        .iter()
+        .filter(|c| matches!(&c.request, Request::Post { to, .. } if to.thread.is_some()))
+        .map(|c| c.request.text())
+        .collect();
+    // Batched by what one message holds, not cut by the outbox: every line arrives whole.
+    let all = thread.join("\n");
+    for i in 1..=10 {
+        assert!(
+            all.contains(&format!("api-staging | line {i} of the chatty step")),
+            "{all}"
+        );
+    }
+    assert!(
+        all.contains("api-staging | xxxx")
+            && all.contains("… (line cut; all of it is in the deploy log: `status #1`, `search`)"),
+        "{all}"
+    );
+    assert!(
+        !all.contains(CUT_POINTER),
+        "the engine fitted its own output: {all}"
     );
 }

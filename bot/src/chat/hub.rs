@@ -79,6 +79,10 @@ impl ChatOut for Hub {
     }
 
     /// Flushes every platform at once: a slow one does not hold the others' deliveries back.
+    fn limits_for(&self, channel: &str) -> Limits {
+        self.route(channel).map_or(Limits::NONE, |o| o.limits())
+    }
+
     /// Every platform's mention forms: a channel's messages come from one platform, but the
     /// forms cannot be mistaken for one another.
     fn mentions(&self) -> Vec<String> {

@@ -182,6 +182,12 @@ pub trait ChatOut: Send + Sync {
         Limits::NONE
     }
 
+    /// What the platform of `channel` accepts: the same as [`ChatOut::limits`] for one adapter;
+    /// a hub answers for the adapter the channel belongs to.
+    fn limits_for(&self, _channel: &str) -> Limits {
+        self.limits()
+    }
+
     /// How people address the bot on this platform besides its configured name (`deckhand`,
     /// `@deckhand`): Slack's `<@U0BOT>`, Discord's `<@123…>`. A message that starts with one
     /// is addressed to the bot in a channel.

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 /// How a cut text ends. The outbox does not know which deploy a text is about, so it names
 /// the commands that show more.
 pub const CUT_POINTER: &str =
-    "… (cut to fit this chat; more with `status #N`, `search` or `help <command>`)";
+    "… (cut to fit this chat; the deploy log has it all: `status`, `search`, `help <command>`)";
 
 /// The first wait after a failure without a `retry_after`; it doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);

@@ -105,11 +105,15 @@ async fn pump(
     mut lines: mpsc::Receiver<Line>,
     mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
 ) {
+    let max_chars = inner.chat.limits_for(&channel).max_chars;
     let mut thread = Thread {
         inner: inner.clone(),
+        deploy,
         channel,
         parent,
         buf: Vec::new(),
+        chars: 0,
+        max_chars,
         posted: 0,
         cut: false,
     };
@@ -133,10 +137,14 @@ async fn pump(
                 if let Err(err) = inner.output.send(record).await {
                     tracing::error!("deploy #{deploy}: a line of output could not be logged: {err:#}");
                 }
+                let text = thread.shown(&line);
+                if thread.overflows(&text) {
+                    thread.post().await;
+                }
                 if thread.buf.is_empty() {
                     deadline = tokio::time::Instant::now() + POST_AFTER;
                 }
-                thread.push(&line);
+                thread.push(text);
                 if thread.buf.len() >= LINES_PER_POST {
                     thread.post().await;
                 }
@@ -154,30 +162,60 @@ async fn pump(
 
 struct Thread {
     inner: Arc<Inner>,
+    deploy: DeployId,
     channel: String,
     parent: Option<String>,
     buf: Vec<String>,
+    /// Characters in `buf`, line ends included.
+    chars: usize,
+    /// The longest message the channel's platform takes.
+    max_chars: usize,
     posted: usize,
     cut: bool,
 }
 
 impl Thread {
-    fn push(&mut self, line: &Line) {
-        if self.posted + self.buf.len() >= MAX_THREAD_LINES {
-            if !self.cut {
-                self.cut = true;
-                self.buf.push(
-                    "… more output than the thread shows; all of it is in the deploy log (`search` finds it)."
-                        .to_owned(),
-                );
-            }
-            return;
-        }
+    /// A line as the thread shows it (`host | text`, `!` for stderr), cut to what one message
+    /// of the platform takes, with where to find the rest.
+    fn shown(&self, line: &Line) -> String {
         let mark = match line.stream {
             Stream::Stdout => '|',
             Stream::Stderr => '!',
         };
-        self.buf.push(format!("{} {mark} {}", line.host, line.text));
+        let text = format!("{} {mark} {}", line.host, line.text);
+        if text.chars().count() <= self.max_chars {
+            return text;
+        }
+        let pointer = format!(
+            " … (line cut; all of it is in the deploy log: `status #{}`, `search`)",
+            self.deploy
+        );
+        let keep = self.max_chars.saturating_sub(pointer.chars().count());
+        let mut cut: String = text.chars().take(keep).collect();
+        cut.push_str(&pointer);
+        cut.chars().take(self.max_chars).collect()
+    }
+
+    /// Whether `text` would make the waiting batch longer than one message may be.
+    fn overflows(&self, text: &str) -> bool {
+        !self.buf.is_empty() && self.chars + 1 + text.chars().count() > self.max_chars
+    }
+
+    fn push(&mut self, text: String) {
+        if self.posted + self.buf.len() >= MAX_THREAD_LINES {
+            if !self.cut {
+                self.cut = true;
+                let note = format!(
+                    "… more output than the thread shows; all of it is in the deploy log (`status #{}`, `search` finds it).",
+                    self.deploy
+                );
+                self.chars += note.chars().count() + 1;
+                self.buf.push(note);
+            }
+            return;
+        }
+        self.chars += text.chars().count() + 1;
+        self.buf.push(text);
     }
 
     async fn post(&mut self) {
@@ -187,6 +225,7 @@ impl Thread {
         let text = self.buf.join("\n");
         self.posted += self.buf.len();
         self.buf.clear();
+        self.chars = 0;
         if let Some(parent) = &self.parent
             && let Err(err) = self
                 .inner

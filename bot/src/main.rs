@@ -1,4 +1,4 @@
-//! `deckhand`: the command line (product.md §7). Only wiring: each subcommand builds what it
+//! `deckhand`: the command line (docs/console.md). Only wiring: each subcommand builds what it
 //! needs from the library and runs it.
 
 use anyhow::Context;

@@ -1,4 +1,4 @@
-//! The configuration layer against product.md §5–§6: the shipped example, error messages with
+//! The configuration layer against docs/configuration.md: the shipped example, error messages with
 //! positions, and the demo recipe's shell steps.
 
 use std::path::{Path, PathBuf};
@@ -673,7 +673,7 @@ fn env_order_follows_the_configuration() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The demo recipe really deploys (product.md §6), run here with dash-compatible `sh`.
+// The demo recipe really deploys (README.md, Configuration and recipes), run here with dash-compatible `sh`.
 // ---------------------------------------------------------------------------------------------
 
 struct Host {

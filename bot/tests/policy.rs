@@ -1,4 +1,4 @@
-//! The rules that let a team trust deckhand with production (product.md §5), as people in
+//! The rules that let a team trust deckhand with production (docs/policy.md), as people in
 //! chat meet them: approvals by reaction and by command, freezes, emergencies, locks.
 //! Real SQLite, real local hosts, the shipped example configuration; the clock is started at
 //! chosen instants (a Monday morning, a Friday evening in Brussels) and runs on.

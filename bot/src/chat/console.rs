@@ -1,4 +1,4 @@
-//! The console adapter (product.md §7): each input line is a message from the current user in
+//! The console adapter (docs/console.md): each input line is a message from the current user in
 //! channel `console`; each thing the bot says is printed as one line per the console protocol:
 //! `[m<N>] text`, `[m<N> edited] text`, `[m<N> > m<P>] text`, further lines indented by four
 //! spaces. Console errors (a bad `/react`, an unknown `/command`) go to stderr, so a script

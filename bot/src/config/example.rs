@@ -1,5 +1,5 @@
 //! The shipped example configuration, embedded in the binary so that `deckhand console` works
-//! from any directory with no flags (product.md §6–§7). The files are the repository's own
+//! from any directory with no flags (docs/console.md). The files are the repository's own
 //! `config/deckhand.toml` and `deploy.d/*.toml`, so the embedded copy can never drift from them.
 
 use std::io;

@@ -1,5 +1,5 @@
 //! Configuration: `config/deckhand.toml` and `deploy.d/*.toml` read into validated types, and
-//! the summary `deckhand check` prints (product.md §6).
+//! the summary `deckhand check` prints (docs/configuration.md).
 //!
 //! Loading checks everything and reports every problem of every file with its
 //! `file:line:column`; a [`Config`] that exists is valid, so the rest of the bot never

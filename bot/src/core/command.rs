@@ -1,4 +1,4 @@
-//! What a chat message asks for, as a closed set of values (product.md §3, §8). The types live
+//! What a chat message asks for, as a closed set of values (docs/commands.md). The types live
 //! here; the parser that produces them is `core::parse`, the text form that renders them back
 //! is `Command`'s `Display`. No I/O, no configuration: any valid name is accepted here, and the
 //! bot checks names against the configuration later.

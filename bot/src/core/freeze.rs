@@ -1,8 +1,8 @@
-//! Freeze windows: when deploys to an env are refused (product.md §5).
+//! Freeze windows: when deploys to an env are refused (docs/policy.md).
 //!
 //! Recurring windows use `croner`, not `cron`: `cron` wants 6–7 fields with Quartz weekdays
 //! (`1-5` = Sun–Thu), so a user's ordinary crontab line would mean something else there
-//! (integrations.md). Crontab fields are read as local times in the window's zone, so across
+//! (docs/policy.md). Crontab fields are read as local times in the window's zone, so across
 //! a DST change a start/end window opens and closes at its local times, while a `duration`
 //! window lasts exactly its duration in real time.
 
@@ -65,7 +65,7 @@ impl FreezeWindow {
                     WindowEnd::Duration(length) => {
                         let length = TimeDelta::from_std(*length).ok()?;
                         // The latest start has the latest end, so it alone decides whether the
-                        // window is active (integrations.md: previous_start + duration > now).
+                        // window is active (docs/policy.md: previous_start + duration > now).
                         let ends = started.with_timezone(&Utc) + length;
                         if ends <= now {
                             return None;

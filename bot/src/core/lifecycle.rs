@@ -1,4 +1,4 @@
-//! The deploy state machine (product.md §4). Pure: no I/O, no clock. Every change of state in
+//! The deploy state machine (docs/lifecycle.md). Pure: no I/O, no clock. Every change of state in
 //! the rest of the program goes through [`DeployState::can_become`], so an impossible
 //! transition (say `failed` → `running`) is refused in one place.
 
@@ -79,7 +79,7 @@ impl DeployState {
         matches!(self, AwaitingApproval | Approved | Queued)
     }
 
-    /// The transitions of product.md §4. `blocked` is only ever a first state (refused at
+    /// The transitions of docs/lifecycle.md. `blocked` is only ever a first state (refused at
     /// request time), so nothing leads to it; `interrupted` is reached from in-flight states
     /// when the bot restarts.
     pub fn can_become(self, next: DeployState) -> bool {

@@ -46,7 +46,7 @@ pub struct BotSettings {
     pub shutdown_grace: std::time::Duration,
 }
 
-/// `[envs.<env>]`: the policy for deploys to one env (product.md §5).
+/// `[envs.<env>]`: the policy for deploys to one env (docs/policy.md).
 #[derive(Debug, Clone)]
 pub struct EnvPolicy {
     /// The group whose members may request deploys; `None` means everyone.

@@ -1,6 +1,6 @@
 //! Validated names: the only way to get an [`AppName`], [`EnvName`], [`HostName`] or [`GitRef`]
 //! is to parse one, so a value that could reach a shell or a SQL string unchecked cannot exist
-//! past the edge (product.md §3).
+//! past the edge (docs/commands.md).
 
 use std::fmt;
 
@@ -53,7 +53,7 @@ macro_rules! name_type {
 
         impl $ty {
             /// Parses a name: `[a-z0-9][a-z0-9._-]*`. Upper case is accepted and folded, since
-            /// names are matched case-insensitively (product.md §2).
+            /// names are matched case-insensitively (docs/commands.md).
             pub fn parse(raw: &str) -> Result<Self, NameError> {
                 if raw.is_empty() {
                     return Err(NameError::Empty { what: $what });
@@ -95,7 +95,7 @@ name_type!(
     /// A host or host group inside an env (`deploy api to prod/api-1`).
     HostName, "host name");
 
-/// A git ref or version label (`main`, `v1.4.2`, `feature/login`), checked against product.md §3:
+/// A git ref or version label (`main`, `v1.4.2`, `feature/login`), checked against docs/commands.md:
 /// `[A-Za-z0-9][A-Za-z0-9._/+-]*`, at most 128 characters, no `..`, no `//`, no trailing `/`
 /// or `.lock`. Because the first character cannot be `-`, a ref can never be read as a flag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

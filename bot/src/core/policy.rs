@@ -1,4 +1,4 @@
-//! Who may do what, where and when (product.md §5). Pure functions of (request, configuration,
+//! Who may do what, where and when (docs/policy.md). Pure functions of (request, configuration,
 //! state, now): each returns a decision with the reason a user will read. Nothing here reads
 //! the clock or the database; the engine gathers the facts and passes them in.
 

@@ -1,4 +1,4 @@
-//! One deploy per app and env at a time, the rest in FIFO order behind it (product.md §4).
+//! One deploy per app and env at a time, the rest in FIFO order behind it (docs/lifecycle.md).
 //! Pure bookkeeping: the engine asks and acts; nothing here runs or waits.
 
 use crate::core::command::DeployId;

@@ -1,7 +1,7 @@
 //! The canonical text form of a [`Command`]: what the bot echoes back ("Understood: `deploy
 //! api@v1.4.2 to prod`") and what `parse_direct` reads back to an equal `Command`.
 //!
-//! One form per command, in the spelling of product.md §3: `deploy[!][:task] app[@ref] [to
+//! One form per command, in the spelling of docs/commands.md: `deploy[!][:task] app[@ref] [to
 //! env[/host]] [--dry-run] [--emergency "…"]`, `rollback app in env [to version]`, `status #N`, …
 //! Reasons are written bare when they are one plain word, otherwise quoted with the first quote
 //! pair that reads back unchanged (see `parse::split_quoted`).

@@ -1,5 +1,5 @@
 //! Approvals: the request message, reactions and `approve`/`deny`, withdrawals, expiry
-//! (product.md §5). The rules are `core::policy`'s; this module gathers facts and says things.
+//! (docs/policy.md). The rules are `core::policy`'s; this module gathers facts and says things.
 
 use super::Inner;
 use crate::chat::Conversation;

@@ -1,5 +1,5 @@
 //! What a running deploy shows: one status message edited as it advances, and its command
-//! output batched into the thread under it (product.md §4).
+//! output batched into the thread under it (docs/lifecycle.md).
 
 use super::Inner;
 use crate::core::command::DeployId;

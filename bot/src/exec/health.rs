@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Installs rustls's ring provider once; reqwest is built without a provider of its own so
-/// that no C crypto library has to be compiled (integrations.md).
+/// that no C crypto library has to be compiled (ARCHITECTURE.md, Dependencies and why).
 pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -1,4 +1,4 @@
-//! The deploy log in SQLite (product.md §4, §9): every request, transition, step and line of
+//! The deploy log in SQLite (docs/lifecycle.md): every request, transition, step and line of
 //! output, with full-text search. The only module that runs SQL.
 //!
 //! Invariants:

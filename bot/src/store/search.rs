@@ -1,5 +1,5 @@
 //! `search <words> [app:] [env:] [user:] [status:] [since:] [until:]` over the whole log,
-//! command output included (product.md §3).
+//! command output included (docs/lifecycle.md).
 //!
 //! User text never becomes query syntax: each word is passed to FTS5 as a quoted string (so
 //! `OR`, `NEAR(`, `*`, `-` and `"` are just text) restricted to the `text` column, the quoted

@@ -1,4 +1,4 @@
-//! What is live, what ran before, and what a rollback goes back to (product.md §3, §9).
+//! What is live, what ran before, and what a rollback goes back to (docs/lifecycle.md).
 //!
 //! "Live" for an app and env is its newest succeeded deploy, newest by finish time (then id).
 //! A rollback is a deploy like any other, so a rollback that succeeded later wins; a deploy

@@ -59,7 +59,7 @@ pub(super) fn deploy(lx: &mut Lexer, suffix: &str) -> PResult<Command> {
     }))
 }
 
-/// `!`, `:task`, `!:task` (product.md) and `:task!` (hubot-deploy's order).
+/// `!`, `:task`, `!:task` (docs/commands.md) and `:task!` (hubot-deploy's order).
 fn deploy_suffix(suffix: &str) -> PResult<(bool, Option<String>)> {
     let (bang, rest) = match suffix.strip_prefix('!') {
         Some(rest) => (true, rest),

@@ -1,4 +1,4 @@
-//! The JSON form of a parse (product.md §8): what `deckhand parse` prints.
+//! The JSON form of a parse (docs/commands.md): what `deckhand parse` prints.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -9,7 +9,7 @@ use crate::core::names::{AppName, EnvName, GitRef, HostName};
 
 use super::Parsed;
 
-/// The JSON object of product.md §8: always `"command"` (the command's name, or null), plus the
+/// The JSON object of docs/commands.md: always `"command"` (the command's name, or null), plus the
 /// fields that apply to that command, null when the message did not give them; `"error"` (and
 /// `"suggestion"`) when the message was not understood.
 pub fn to_json(p: &Parsed) -> Value {

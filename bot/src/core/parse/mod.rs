@@ -1,4 +1,4 @@
-//! The chat command language (product.md §2, §3, §8): one message in, one [`Parsed`] out.
+//! The chat command language (docs/commands.md): one message in, one [`Parsed`] out.
 //!
 //! Pure and total: no I/O, no configuration, no clock, and every input — however long, hostile
 //! or garbled — ends in a [`Parsed`] value, never a panic. Names are validated here by the
@@ -25,7 +25,7 @@
 //! - `values.rs`: the values several commands read (app and ref, env and host, deploy id) and
 //!   the error wordings they share;
 //! - `lexer.rs`: the `Lexer`, flags, quoted strings and checked text;
-//! - `json.rs`: [`to_json`], the JSON form of product.md §8;
+//! - `json.rs`: [`to_json`], the JSON form of docs/commands.md;
 //! - `tests.rs`: the unit tests and proptests.
 
 mod deploy;
@@ -50,7 +50,7 @@ pub use json::to_json;
 pub(crate) use lexer::{QUOTES, is_flag, split_quoted, starts_quoted};
 use verbs::parse_command;
 
-/// Who a message must be addressed to, and how (product.md §2).
+/// Who a message must be addressed to, and how (docs/commands.md).
 #[derive(Debug, Clone, Copy)]
 pub struct Addressing<'a> {
     /// Message prefixes, e.g. `["!", "."]`. Empty strings are ignored.

@@ -38,7 +38,7 @@ pub(super) enum Verb {
     Help,
 }
 
-/// Every word that starts a command, with the command's §8 name (also its `help` topic). The
+/// Every word that starts a command, with the command's name (docs/commands.md; also its `help` topic). The
 /// order is the order suggestions prefer on a tie.
 pub(super) const VERBS: [(&str, Verb, &str); 23] = [
     ("deploy", Verb::Deploy, "deploy"),
@@ -127,7 +127,7 @@ pub(super) fn parse_command(text: &str) -> PResult<Command> {
     dispatch(verb, name, suffix, &mut lx)
 }
 
-/// `#12` alone asks for the status of #12 (product.md §2).
+/// `#12` alone asks for the status of #12 (docs/commands.md).
 fn bare_id(text: &str) -> Option<DeployId> {
     let digits = text.trim_end_matches('?').strip_prefix('#')?;
     deploy_id(&format!("#{digits}")).ok()
@@ -184,7 +184,7 @@ fn unknown_command(typed: &str, word: &str) -> ParseError {
     }
 }
 
-/// `help [<command>]`: the topic is the §8 name of the command asked about.
+/// `help [<command>]`: the topic is the name (docs/commands.md) of the command asked about.
 fn help(lx: &mut Lexer) -> PResult<Command> {
     let Some(tok) = lx.optional_name("help")? else {
         return Ok(Command::Help { topic: None });

@@ -509,3 +509,28 @@ async fn a_lead_cancels_a_running_prod_deploy_and_the_channel_says_who() {
     let status = bot.say("alice", "status #1").await;
     assert!(status.contains("cancelled by carol"), "{status}");
 }
+
+#[tokio::test]
+async fn an_emergency_outside_a_freeze_is_an_ordinary_deploy_under_the_announced_rule() {
+    // Monday morning: prod is not frozen.
+    let bot = TestBot::at("2026-11-23T10:00:00Z").await;
+    let asked = bot
+        .say(
+            "alice",
+            "deploy api@v2 to prod --emergency \"just in case\"",
+        )
+        .await;
+    assert!(asked.contains("needs 1 approval from leads"), "{asked}");
+    assert!(
+        asked.contains("#1: prod is not frozen, so `--emergency` is not needed: this is an ordinary deploy under the usual rules (the reason \"just in case\" is noted in the log)."),
+        "{asked}"
+    );
+    // One lead's approval is what was announced, and it is enough.
+    let said = bot.react("carol", "m1", "white_check_mark").await;
+    assert!(said.contains("approved by carol"), "{said}");
+    assert!(!said.contains("EMERGENCY"), "{said}");
+    bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Succeeded);
+    let d = bot.store.deploy(1).await.unwrap().unwrap();
+    assert_eq!(d.emergency, None);
+}

@@ -125,35 +125,67 @@ pub async fn rollback(
 async fn submit(inner: &Arc<Inner>, to: &Conversation, mut new: NewDeploy) -> anyhow::Result<()> {
     let now = inner.clock.now();
     let channel = to.clone();
-    match verdict(inner, &new).await? {
+    let verdict = verdict(inner, &new).await?;
+    // `--emergency` is the way through a freeze. Where nothing is frozen the usual rule
+    // applies, as announced: the deploy is recorded as an ordinary one, its reason noted.
+    let unneeded = match &verdict {
+        policy::AtRequest::NeedsApproval(rule) if rule.emergency => None,
+        policy::AtRequest::Refused(_) => None,
+        _ => new.emergency.take(),
+    };
+    let outcome = record(inner, &channel, new, verdict, now).await?;
+    if let (Some(reason), Some(d)) = (unneeded, outcome) {
+        let text = format!(
+            "#{}: {} is not frozen, so `--emergency` is not needed: this is an ordinary deploy under the usual rules (the reason \"{reason}\" is noted in the log).",
+            d.id, d.env
+        );
+        inner
+            .store
+            .note(Some(d.id), &d.requested_by, "emergency", &text, now)
+            .await?;
+        say(inner, &channel, &text).await?;
+    }
+    Ok(())
+}
+
+/// Files the request as the policy decided and answers; the deploy filed.
+async fn record(
+    inner: &Arc<Inner>,
+    channel: &Conversation,
+    mut new: NewDeploy,
+    verdict: policy::AtRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<Deploy>> {
+    match verdict {
         policy::AtRequest::Refused(refusal) => {
             new.state = DeployState::Blocked;
             new.reason = Some(refusal.0.clone());
             let d = inner.store.create_deploy(&new, now).await?;
             let label = super::run::label(&d);
             let text = format!("{label} refused: {}", refusal.0);
-            say(inner, &channel, &text).await
+            say(inner, channel, &text).await?;
+            Ok(Some(d))
         }
         policy::AtRequest::NeedsApproval(rule) => {
             new.state = DeployState::AwaitingApproval;
             let d = inner.store.create_deploy(&new, now).await?;
             let text = super::approval::request_text(inner, &d, &rule, None);
-            if let Some(msg) = inner.say(&channel, &text).await {
+            if let Some(msg) = inner.say(channel, &text).await {
                 inner.store.set_status_message(d.id, &msg).await?;
                 inner.store.set_approval_message(d.id, &msg).await?;
             }
-            Ok(())
+            Ok(Some(d))
         }
         policy::AtRequest::Go => {
             let d = inner.store.create_deploy(&new, now).await?;
             let (text, start) = put_in_line(inner, &d, "deckhand", None).await?;
-            if let Some(msg) = inner.say(&channel, &text).await {
+            if let Some(msg) = inner.say(channel, &text).await {
                 inner.store.set_status_message(d.id, &msg).await?;
             }
             if let Some(start) = start {
                 start.now(inner);
             }
-            Ok(())
+            Ok(Some(d))
         }
     }
 }

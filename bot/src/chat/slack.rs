@@ -45,6 +45,24 @@ pub const LIMITS: Limits = Limits {
     per: Duration::from_secs(1),
 };
 
+/// How long a Web API call may take: one with no answer by then is `Unavailable`, so a hung
+/// connection never holds a message's writer (the outbox retries; an edit is idempotent, a post
+/// that did get through may then show twice).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `call`, or `Unavailable` when Slack did not answer within [`CALL_TIMEOUT`].
+async fn answered<T>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, ChatError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(chat_error),
+        Err(_) => Err(ChatError::Unavailable(anyhow::anyhow!(
+            "Slack: no answer to {what} within {CALL_TIMEOUT:?}"
+        ))),
+    }
+}
+
 type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 
 /// The secrets and the address of the Web API (from the environment: `SLACK_BOT_TOKEN`,
@@ -398,12 +416,8 @@ impl ChatOut for SlackOut {
             SlackMessageContent::new().with_text(escape(text)),
         )
         .opt_thread_ts(to.thread.clone().map(SlackTs::new));
-        let answer = self
-            .client
-            .open_session(&self.token)
-            .chat_post_message(&request)
-            .await
-            .map_err(chat_error)?;
+        let session = self.client.open_session(&self.token);
+        let answer = answered("chat.postMessage", session.chat_post_message(&request)).await?;
         Ok(answer.ts.to_string())
     }
 
@@ -413,11 +427,8 @@ impl ChatOut for SlackOut {
             SlackMessageContent::new().with_text(escape(text)),
             SlackTs::new(msg.clone()),
         );
-        self.client
-            .open_session(&self.token)
-            .chat_update(&request)
-            .await
-            .map_err(chat_error)?;
+        let session = self.client.open_session(&self.token);
+        answered("chat.update", session.chat_update(&request)).await?;
         Ok(())
     }
 }

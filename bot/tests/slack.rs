@@ -313,3 +313,58 @@ async fn serve_names_the_missing_secrets_and_says_when_no_adapter_is_configured(
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("add a `[slack]` table"), "{err}");
 }
+
+/// The adapter alone, against the fake: what Slack's answers become at the chat boundary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_answers_become_chat_errors_the_outbox_can_act_on() {
+    use deckhand::chat::slack::{Secrets, Slack};
+    use deckhand::chat::{ChatError, ChatOut, Conversation};
+    deckhand::exec::health::init_tls();
+    let fake = FakeSlack::start().await;
+    let slack = Slack::connect(&Secrets {
+        bot_token: BOT_TOKEN.into(),
+        app_token: APP_TOKEN.into(),
+        api_url: fake.api_url.clone(),
+    })
+    .await
+    .unwrap();
+    let out = slack.out();
+    assert_eq!(out.mentions(), vec!["<@U0BOT>".to_owned()]);
+    assert_eq!(out.limits().max_chars, 3_000);
+
+    // In a thread, with Slack's markup characters escaped.
+    let thread = Conversation {
+        channel: "slack:C0OPS".into(),
+        thread: Some("1764756000.000042".into()),
+    };
+    let ts = out.post(&thread, "a <b> & c").await.unwrap();
+    let post = fake.calls_of("chat.postMessage").pop().unwrap();
+    assert_eq!(field(&post, "thread_ts"), Some("1764756000.000042"));
+    assert_eq!(field(&post, "channel"), Some("C0OPS"));
+    assert_eq!(text(&post), "a &lt;b&gt; &amp; c");
+    out.edit("slack:C0OPS", &ts, "done").await.unwrap();
+    let edit = fake.calls_of("chat.update").pop().unwrap();
+    assert_eq!(
+        (field(&edit, "ts"), text(&edit)),
+        (Some(ts.as_str()), "done")
+    );
+
+    // 429 with Retry-After → RateLimited, waited out by the outbox.
+    fake.rate_limit_next("chat.update", 7);
+    match out.edit("slack:C0OPS", &ts, "again").await {
+        Err(ChatError::RateLimited { retry_after }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Slack's `ok: false` → Refused (never retried), naming the error.
+    match out.post(&Conversation::channel("slack:XGONE"), "hi").await {
+        Err(ChatError::Refused(err)) => assert!(format!("{err:#}").contains("channel_not_found")),
+        other => panic!("{other:?}"),
+    }
+    // Not a Slack channel at all.
+    assert!(matches!(
+        out.post(&Conversation::channel("console"), "hi").await,
+        Err(ChatError::Refused(_))
+    ));
+}

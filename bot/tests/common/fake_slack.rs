@@ -46,6 +46,8 @@ struct State {
     connections: usize,
     /// `auth.test` answers `{"ok": false, "error": <this>}` when set.
     auth_error: Option<String>,
+    /// The next call of this method answers HTTP 429 with `Retry-After: <secs>`.
+    limited: Option<(String, u64)>,
 }
 
 #[derive(Clone)]
@@ -99,6 +101,11 @@ impl FakeSlack {
     /// `auth.test` fails from now on with Slack's error `code` (`invalid_auth`).
     pub fn fail_auth(&self, code: &str) {
         self.state.lock().unwrap().auth_error = Some(code.to_owned());
+    }
+
+    /// The next call of `method` is answered 429 Too Many Requests, `Retry-After: secs`.
+    pub fn rate_limit_next(&self, method: &str, secs: u64) {
+        self.state.lock().unwrap().limited = Some((method.to_owned(), secs));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -197,6 +204,17 @@ impl FakeSlack {
                 body: body.clone(),
                 auth,
             });
+            if st.limited.as_ref().is_some_and(|(m, _)| *m == method) {
+                let (_, secs) = st.limited.take().unwrap();
+                return Ok(Response::builder()
+                    .status(429)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .header("retry-after", secs.to_string())
+                    .body(Full::new(Bytes::from(
+                        json!({"ok": false, "error": "ratelimited"}).to_string(),
+                    )))
+                    .unwrap());
+            }
             let str_of = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
             match method.as_str() {
                 "auth.test" => match &st.auth_error {

@@ -171,12 +171,13 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
     );
     assert!(fake.send(&status_query));
     let before = posts.len();
+    // (Output batches are posted in the status message's thread: the answer is in the channel.)
     fake.wait_for(20, "the answer to !status", |calls| {
         calls
             .iter()
             .filter(|c| c.method == "chat.postMessage")
-            .count()
-            > before
+            .skip(before)
+            .any(|c| field(c, "thread_ts").is_none())
     })
     .await;
     assert_eq!(
@@ -196,6 +197,25 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
         1,
         "one status message: {all:#?}"
     );
+
+    // Addressed by mention, in a thread: answered in that thread.
+    let before = fake.calls_of("chat.postMessage").len();
+    let mut in_thread = fake_slack::message(
+        "C0OPS",
+        "U0ALICE",
+        &format!("<@{}> status", fake_slack::BOT_USER),
+        "1764756300.000100",
+    );
+    in_thread["thread_ts"] = "1764756250.000100".into();
+    assert!(fake.send(&fake_slack::envelope("env-3", "Ev0MENTION", in_thread)));
+    fake.wait_for(20, "the answer to the mention, in its thread", |calls| {
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .skip(before)
+            .any(|c| field(c, "thread_ts") == Some("1764756250.000100"))
+    })
+    .await;
 
     let (status, out) = terminate(child).await;
     assert!(
@@ -244,11 +264,26 @@ async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_in_slack() {
         "nothing runs before the approval"
     );
 
-    // carol is U0CAROL in the shipped [people]; Slack writes the reaction's name.
+    // bob (an account of nobody's) is no lead: his ✅ is ignored, with one explanation in the
+    // request's thread.
+    assert!(fake.send(&fake_slack::envelope(
+        "env-bob",
+        "Ev0BOB",
+        fake_slack::reaction_added("C0OPS", "U0BOB", "white_check_mark", request_ts),
+    )));
+    fake.wait_for(20, "the explanation to bob", |calls| {
+        calls.iter().any(|c| {
+            c.method == "chat.postMessage" && text(c).contains("only leads can approve or deny #1")
+        })
+    })
+    .await;
+
+    // carol is U0CAROL in the shipped [people]; Slack writes the reaction's name (a skin tone
+    // as a `::skin-tone-N` suffix, which the engine folds).
     assert!(fake.send(&fake_slack::envelope(
         "env-2",
         "Ev0APPROVE",
-        fake_slack::reaction_added("C0OPS", "U0CAROL", "white_check_mark", request_ts),
+        fake_slack::reaction_added("C0OPS", "U0CAROL", "+1::skin-tone-3", request_ts),
     )));
     fake.wait_for(60, "the deploy to succeed", |calls| {
         calls

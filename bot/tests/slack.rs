@@ -403,3 +403,36 @@ async fn slack_answers_become_chat_errors_the_outbox_can_act_on() {
         Err(ChatError::Refused(_))
     ));
 }
+
+/// A dropped socket is opened again (by slack-morphism, with a new `apps.connections.open`),
+/// and events sent on the new connection are handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_socket_drops_the_bot_reconnects_and_goes_on() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    fake.wait_connected(20).await;
+    let opened = fake.connections();
+    fake.drop_sockets();
+    fake.wait_connections(opened + 1, 20).await;
+    assert!(fake.calls_of("apps.connections.open").len() > opened);
+
+    assert!(fake.send(&fake_slack::envelope(
+        "env-1",
+        "Ev0AFTER",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to staging",
+            "1764756100.000100"
+        ),
+    )));
+    fake.wait_for(60, "the deploy after the reconnect", |calls| {
+        calls
+            .iter()
+            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
+    })
+    .await;
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}

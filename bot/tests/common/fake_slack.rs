@@ -130,6 +130,12 @@ impl FakeSlack {
         self.state.lock().unwrap().connections
     }
 
+    /// Drops every open Socket Mode connection (the TCP connection closes, without a close
+    /// frame), as a network failure would.
+    pub fn drop_sockets(&self) {
+        self.state.lock().unwrap().sockets.clear();
+    }
+
     /// Sends an envelope on the oldest open connection; false when none is open.
     pub fn send(&self, envelope: &Value) -> bool {
         let mut st = self.state.lock().unwrap();
@@ -159,8 +165,13 @@ impl FakeSlack {
 
     /// Waits until a Socket Mode connection is open (hello sent).
     pub async fn wait_connected(&self, secs: u64) {
+        self.wait_connections(1, secs).await;
+    }
+
+    /// Waits until `n` Socket Mode connections were opened in all.
+    pub async fn wait_connections(&self, n: usize, secs: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        while self.connections() == 0 {
+        while self.connections() < n {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "fake Slack: no Socket Mode connection within {secs}s; calls: {:#?}",

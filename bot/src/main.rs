@@ -126,6 +126,20 @@ fn check(config: Option<PathBuf>) -> ExitCode {
     match Config::load(&path) {
         Ok(cfg) => {
             print_out(&deckhand::config::summary(&cfg, chrono::Utc::now()));
+            // The secrets are not the file's, but `serve` needs them: say which are missing
+            // here (the file is still valid, so this is no error).
+            if cfg.slack.is_some() {
+                print_out(&match slack::Secrets::from_env() {
+                    Ok(_) => "slack: Socket Mode (SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set)"
+                        .to_owned(),
+                    Err(missing) => format!(
+                        "slack: [slack] is configured, but {} {} not set in this environment: `deckhand serve` needs {}",
+                        missing.join(" and "),
+                        if missing.len() == 1 { "is" } else { "are" },
+                        if missing.len() == 1 { "it" } else { "them" },
+                    ),
+                });
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

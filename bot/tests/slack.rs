@@ -436,3 +436,35 @@ async fn after_the_socket_drops_the_bot_reconnects_and_goes_on() {
     let (status, out) = terminate(child).await;
     assert!(status.success(), "{status:?}\n{out}");
 }
+
+#[test]
+fn check_names_the_missing_slack_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["check", "--config"])
+        .arg(config(dir.path()))
+        .env_remove("SLACK_BOT_TOKEN")
+        .env("SLACK_APP_TOKEN", APP_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the file is valid: {stdout}");
+    assert!(
+        stdout.contains("SLACK_BOT_TOKEN is not set in this environment"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(APP_TOKEN));
+
+    // A token in the file is refused: secrets come from the environment only.
+    let path = config(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}bot_token = \"{BOT_TOKEN}\"\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unknown field `bot_token`"), "{stderr}");
+}

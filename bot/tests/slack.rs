@@ -55,7 +55,7 @@ fn serve(fake: &FakeSlack, dir: &Path, config: &Path) -> Serve {
         .env("SLACK_BOT_TOKEN", BOT_TOKEN)
         .env("SLACK_APP_TOKEN", APP_TOKEN)
         .env("SLACK_API_URL", &fake.api_url)
-        .env("RUST_LOG", "warn,deckhand=debug")
+        .env("RUST_LOG", "trace")
         .env_remove("DECKHAND_DATA")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -223,6 +223,8 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
         "SIGTERM stops it cleanly: {status:?}\n{out}"
     );
     assert!(out.contains("SIGTERM received"), "{out}");
+    // Logged at the most verbose level (RUST_LOG=trace), the requests included: no token.
+    assert!(out.contains("chat.postMessage"), "the log is verbose");
     assert!(
         !out.contains(BOT_TOKEN) && !out.contains(APP_TOKEN),
         "a token was printed:\n{out}"

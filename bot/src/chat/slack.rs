@@ -463,6 +463,19 @@ mod tests {
     }
 
     #[test]
+    fn a_direct_message_needs_no_prefix() {
+        let ev = push(serde_json::json!({
+            "type": "message", "channel": "D0ALICE", "user": "U0ALICE", "text": "status",
+            "ts": "2.0", "channel_type": "im",
+        }));
+        let Some(ChatEvent::Message(m)) = translate(&ev, "U0BOT") else {
+            panic!("not translated");
+        };
+        assert!(m.direct);
+        assert_eq!(m.place, Conversation::channel("slack:D0ALICE"));
+    }
+
+    #[test]
     fn edits_bots_and_the_bot_itself_are_ignored() {
         let edited = push(serde_json::json!({
             "type": "message", "subtype": "message_changed", "channel": "C0OPS", "ts": "2.0",

@@ -470,3 +470,50 @@ fn check_names_the_missing_slack_secrets() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("unknown field `bot_token`"), "{stderr}");
 }
+
+/// slack-morphism opens two connections (the second ~5 s after the first), and Slack may send
+/// one event on both: it is acknowledged on both and handled once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_on_both_connections_is_handled_once() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    fake.wait_connections(2, 30).await;
+    let deploy = fake_slack::envelope(
+        "env-1",
+        "Ev0TWICE",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to staging",
+            "1764756100.000100",
+        ),
+    );
+    assert_eq!(fake.send_on_all(&deploy), 2);
+    fake.wait_for(60, "the deploy", |calls| {
+        calls
+            .iter()
+            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
+    })
+    .await;
+    // A later command is answered after both copies were handled (in order).
+    let before = fake.calls_of("chat.postMessage").len();
+    assert!(fake.send(&fake_slack::envelope(
+        "env-2",
+        "Ev0LATER",
+        fake_slack::message("C0OPS", "U0ALICE", "!status", "1764756200.000100"),
+    )));
+    fake.wait_for(20, "the answer to !status", |calls| {
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .skip(before)
+            .any(|c| field(c, "thread_ts").is_none())
+    })
+    .await;
+    assert_eq!(fake.acks().iter().filter(|a| *a == "env-1").count(), 2);
+    let all = fake.calls();
+    assert!(!all.iter().any(|c| text(c).contains("#2")), "{all:#?}");
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}

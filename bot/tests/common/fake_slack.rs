@@ -136,6 +136,16 @@ impl FakeSlack {
         self.state.lock().unwrap().sockets.clear();
     }
 
+    /// Sends an envelope on every open connection (as Slack may); how many it was sent on.
+    pub fn send_on_all(&self, envelope: &Value) -> usize {
+        let mut st = self.state.lock().unwrap();
+        st.sockets.retain(|s| !s.is_closed());
+        st.sockets
+            .iter()
+            .filter(|s| s.send(envelope.to_string()).is_ok())
+            .count()
+    }
+
     /// Sends an envelope on the oldest open connection; false when none is open.
     pub fn send(&self, envelope: &Value) -> bool {
         let mut st = self.state.lock().unwrap();

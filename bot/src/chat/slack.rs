@@ -297,7 +297,7 @@ fn translate(event: &SlackPushEventCallback, bot_user: &str) -> Option<ChatEvent
                 return None;
             }
             let channel = m.origin.channel.as_ref()?.to_string();
-            let text = m.content.as_ref()?.text.clone()?;
+            let text = unescape(m.content.as_ref()?.text.as_deref()?);
             Some(ChatEvent::Message(Message {
                 place: Conversation {
                     channel: format!("{PLATFORM}:{channel}"),
@@ -359,6 +359,14 @@ fn channel_id(channel: &str) -> Result<SlackChannelId, ChatError> {
         .filter(|id| !id.is_empty())
         .map(|id| SlackChannelId::new(id.to_owned()))
         .ok_or_else(|| ChatError::Refused(anyhow::anyhow!("`{channel}` is not a Slack channel")))
+}
+
+/// Slack sends what people typed with `&`, `<` and `>` escaped (its markup, `<@U…>`, is
+/// not): `deny #1 <reason> & more` arrives as `deny #1 &lt;reason&gt; &amp; more`.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Slack reads `&`, `<` and `>` as markup (`<@U…>`, `<!here>`): what deckhand says is text.
@@ -510,8 +518,9 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped_and_channels_need_their_prefix() {
+    fn text_is_escaped_both_ways_and_channels_need_their_prefix() {
         assert_eq!(escape("a <b> & c"), "a &lt;b&gt; &amp; c");
+        assert_eq!(unescape("a &lt;b&gt; &amp;lt; c"), "a <b> &lt; c");
         assert!(channel_id("slack:C0OPS").is_ok());
         assert!(matches!(channel_id("console"), Err(ChatError::Refused(_))));
     }

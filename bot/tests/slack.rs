@@ -88,6 +88,52 @@ fn text(call: &fake_slack::Call) -> &str {
     call.body["text"].as_str().unwrap_or_default()
 }
 
+/// Waits until a status message was edited to its final success.
+async fn wait_succeeded(fake: &FakeSlack, what: &str) {
+    fake.wait_for(60, what, |calls| {
+        calls
+            .iter()
+            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
+    })
+    .await;
+}
+
+/// Waits until, after the first `before` posts, one is in `thread` (`None`: in the channel).
+async fn wait_post_in(fake: &FakeSlack, before: usize, thread: Option<&str>, what: &str) {
+    fake.wait_for(20, what, |calls| {
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .skip(before)
+            .any(|c| field(c, "thread_ts") == thread)
+    })
+    .await;
+}
+
+/// Runs `deckhand <command> --config <config> [--data <data>]` to its end, without Slack's
+/// variables but those in `env`; returns its exit code, stdout and stderr.
+fn run(
+    command: &str,
+    config: &Path,
+    data: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"));
+    cmd.args([command, "--config"]).arg(config);
+    if let Some(data) = data {
+        cmd.arg("--data").arg(data);
+    }
+    for var in ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL"] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.envs(env.iter().copied()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn field<'a>(call: &'a fake_slack::Call, key: &str) -> Option<&'a str> {
     call.body.get(key).and_then(Value::as_str)
 }
@@ -110,12 +156,7 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
         ),
     );
     assert!(fake.send(&deploy));
-    fake.wait_for(60, "final edit of the status", |calls| {
-        calls
-            .iter()
-            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
-    })
-    .await;
+    wait_succeeded(&fake, "final edit of the status").await;
 
     let posts = fake.calls_of("chat.postMessage");
     let status = &posts[0];
@@ -172,14 +213,7 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
     assert!(fake.send(&status_query));
     let before = posts.len();
     // (Output batches are posted in the status message's thread: the answer is in the channel.)
-    fake.wait_for(20, "the answer to !status", |calls| {
-        calls
-            .iter()
-            .filter(|c| c.method == "chat.postMessage")
-            .skip(before)
-            .any(|c| field(c, "thread_ts").is_none())
-    })
-    .await;
+    wait_post_in(&fake, before, None, "the answer to !status").await;
     assert_eq!(
         fake.acks().iter().filter(|a| *a == "env-1").count(),
         2,
@@ -208,13 +242,12 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
     );
     in_thread["thread_ts"] = "1764756250.000100".into();
     assert!(fake.send(&fake_slack::envelope("env-3", "Ev0MENTION", in_thread)));
-    fake.wait_for(20, "the answer to the mention, in its thread", |calls| {
-        calls
-            .iter()
-            .filter(|c| c.method == "chat.postMessage")
-            .skip(before)
-            .any(|c| field(c, "thread_ts") == Some("1764756250.000100"))
-    })
+    wait_post_in(
+        &fake,
+        before,
+        Some("1764756250.000100"),
+        "the answer to the mention, in its thread",
+    )
     .await;
 
     let (status, out) = terminate(child).await;
@@ -287,12 +320,7 @@ async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_in_slack() {
         "Ev0APPROVE",
         fake_slack::reaction_added("C0OPS", "U0CAROL", "+1::skin-tone-3", request_ts),
     )));
-    fake.wait_for(60, "the deploy to succeed", |calls| {
-        calls
-            .iter()
-            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
-    })
-    .await;
+    wait_succeeded(&fake, "the deploy to succeed").await;
     let updates = fake.calls_of("chat.update");
     assert!(
         updates
@@ -323,31 +351,16 @@ async fn serve_exits_naming_slacks_error_when_the_bot_token_is_refused() {
 async fn serve_names_the_missing_secrets_and_says_when_no_adapter_is_configured() {
     let dir = tempfile::tempdir().unwrap();
     let with_slack = config(dir.path());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["serve", "--config"])
-        .arg(&with_slack)
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("SLACK_APP_TOKEN")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let data = dir.path().join("data");
+    let (code, _, err) = run("serve", &with_slack, Some(&data), &[]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not set"),
         "{err}"
     );
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["serve", "--config"])
-        .arg(common::example_config())
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, _, err) = run("serve", &common::example_config(), Some(&data), &[]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("add a `[slack]` table"), "{err}");
 }
 
@@ -429,12 +442,7 @@ async fn after_the_socket_drops_the_bot_reconnects_and_goes_on() {
             "1764756100.000100"
         ),
     )));
-    fake.wait_for(60, "the deploy after the reconnect", |calls| {
-        calls
-            .iter()
-            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
-    })
-    .await;
+    wait_succeeded(&fake, "the deploy after the reconnect").await;
     let (status, out) = terminate(child).await;
     assert!(status.success(), "{status:?}\n{out}");
 }
@@ -442,15 +450,9 @@ async fn after_the_socket_drops_the_bot_reconnects_and_goes_on() {
 #[test]
 fn check_names_the_missing_slack_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["check", "--config"])
-        .arg(config(dir.path()))
-        .env_remove("SLACK_BOT_TOKEN")
-        .env("SLACK_APP_TOKEN", APP_TOKEN)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the file is valid: {stdout}");
+    let path = config(dir.path());
+    let (code, stdout, _) = run("check", &path, None, &[("SLACK_APP_TOKEN", APP_TOKEN)]);
+    assert_eq!(code, Some(0), "the file is valid: {stdout}");
     assert!(
         stdout.contains("SLACK_BOT_TOKEN is not set in this environment"),
         "{stdout}"
@@ -458,16 +460,10 @@ fn check_names_the_missing_slack_secrets() {
     assert!(!stdout.contains(APP_TOKEN));
 
     // A token in the file is refused: secrets come from the environment only.
-    let path = config(dir.path());
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("{text}bot_token = \"{BOT_TOKEN}\"\n")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, _, stderr) = run("check", &path, None, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("unknown field `bot_token`"), "{stderr}");
 }
 
@@ -490,12 +486,7 @@ async fn one_event_on_both_connections_is_handled_once() {
         ),
     );
     assert_eq!(fake.send_on_all(&deploy), 2);
-    fake.wait_for(60, "the deploy", |calls| {
-        calls
-            .iter()
-            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
-    })
-    .await;
+    wait_succeeded(&fake, "the deploy").await;
     // A later command is answered after both copies were handled (in order).
     let before = fake.calls_of("chat.postMessage").len();
     assert!(fake.send(&fake_slack::envelope(
@@ -503,14 +494,7 @@ async fn one_event_on_both_connections_is_handled_once() {
         "Ev0LATER",
         fake_slack::message("C0OPS", "U0ALICE", "!status", "1764756200.000100"),
     )));
-    fake.wait_for(20, "the answer to !status", |calls| {
-        calls
-            .iter()
-            .filter(|c| c.method == "chat.postMessage")
-            .skip(before)
-            .any(|c| field(c, "thread_ts").is_none())
-    })
-    .await;
+    wait_post_in(&fake, before, None, "the answer to !status").await;
     assert_eq!(fake.acks().iter().filter(|a| *a == "env-1").count(), 2);
     let all = fake.calls();
     assert!(!all.iter().any(|c| text(c).contains("#2")), "{all:#?}");

@@ -1,4 +1,6 @@
 # deckhand in a container: `docker build -t deckhand . && docker run --rm -it --init deckhand console`
+# In Slack: `docker run -d --init -e SLACK_BOT_TOKEN -e SLACK_APP_TOKEN -v $PWD/config:/app/config
+# -v deckhand:/data deckhand serve`, the mounted config having a `[slack]` table (README "Slack").
 # `--init` reaps the processes a step leaves behind (deckhand is not an init). `docker stop`
 # sends SIGTERM: deckhand lets running deploys finish within [bot] shutdown_grace (30s), so give
 # it more than that: `docker stop -t 45` (docs/reliability.md).
@@ -8,7 +10,7 @@ COPY . .
 RUN cargo build --release --locked --bin deckhand
 
 FROM debian:bookworm-slim
-# ca-certificates: HTTPS health checks (and, later, Slack/Discord/GitHub);
+# ca-certificates: HTTPS health checks and Slack (and, later, Discord/GitHub);
 # openssh-client: the SSH executor drives the system `ssh`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates openssh-client \

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use deckhand::chat::console::{self, ConsoleOut};
 use deckhand::chat::hub::Hub;
+use deckhand::chat::slack;
 use deckhand::config::Config;
 use deckhand::core::parse;
 use deckhand::datadir::DataDir;
@@ -40,10 +41,15 @@ enum Cmd {
         #[arg(long, env = "DECKHAND_DATA", default_value = ".deckhand")]
         data: PathBuf,
     },
-    /// Every chat adapter enabled in the configuration.
+    /// Every chat adapter enabled in the configuration (today: Slack over Socket Mode, when
+    /// the configuration has a `[slack]` table and SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set).
     Serve {
+        /// Configuration file [default: ./config/deckhand.toml, else the embedded example]
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Directory for the deploy log and the local hosts.
+        #[arg(long, env = "DECKHAND_DATA", default_value = ".deckhand")]
+        data: PathBuf,
     },
     /// Validate the configuration and every recipe.
     Check {
@@ -74,7 +80,7 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Parse { message } => parse_command(&message),
         Cmd::Check { config } => check(config),
-        Cmd::Serve { config } => serve(config),
+        Cmd::Serve { config, data } => serve(config, data),
         Cmd::Console {
             config,
             user,
@@ -120,6 +126,20 @@ fn check(config: Option<PathBuf>) -> ExitCode {
     match Config::load(&path) {
         Ok(cfg) => {
             print_out(&deckhand::config::summary(&cfg, chrono::Utc::now()));
+            // The secrets are not the file's, but `serve` needs them: say which are missing
+            // here (the file is still valid, so this is no error).
+            if cfg.slack.is_some() {
+                print_out(&match slack::Secrets::from_env() {
+                    Ok(_) => "slack: Socket Mode (SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set)"
+                        .to_owned(),
+                    Err(missing) => format!(
+                        "slack: [slack] is configured, but {} {} not set in this environment: `deckhand serve` needs {}",
+                        missing.join(" and "),
+                        if missing.len() == 1 { "is" } else { "are" },
+                        if missing.len() == 1 { "it" } else { "them" },
+                    ),
+                });
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -129,18 +149,99 @@ fn check(config: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn serve(config: Option<PathBuf>) -> ExitCode {
-    let path = config_path(config, Path::new(".deckhand")).ok();
-    if let Some(path) = path
-        && let Err(errors) = Config::load(&path)
-    {
-        eprintln!("{errors}");
-        return ExitCode::FAILURE;
+fn serve(config: Option<PathBuf>, data: PathBuf) -> ExitCode {
+    let path = match config_path(config, &data) {
+        Ok(p) => p,
+        Err(err) => {
+            eprintln!("deckhand: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if config.slack.is_none() {
+        eprintln!(
+            "deckhand serve: no chat adapter is configured: add a `[slack]` table to {} (with SLACK_BOT_TOKEN and SLACK_APP_TOKEN in the environment; Discord comes next). Use `deckhand console` to drive the bot from the terminal.",
+            path.display()
+        );
+        return ExitCode::from(2);
     }
-    eprintln!(
-        "deckhand serve: this version has no chat adapter yet (Slack and Discord come next). Use `deckhand console` to drive the bot from the terminal."
+    let secrets = match slack::Secrets::from_env() {
+        Ok(s) => s,
+        Err(missing) => {
+            eprintln!(
+                "deckhand serve: [slack] is configured but {} {} not set in the environment (the bot token `xoxb-…` and the app-level token `xapp-…` with connections:write; see README \"Slack\").",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(run_serve(config, secrets, data));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("deckhand serve: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The bot in Slack until a signal stops it.
+async fn run_serve(
+    config: Config,
+    secrets: slack::Secrets,
+    data: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    // Taken first, before anything in the directory is written, and held until the process
+    // ends.
+    let _claim = DataDir::claim(&data)?;
+    let grace = config.bot.shutdown_grace;
+    let slack = slack::Slack::connect(&secrets).await?;
+    let store = Store::open(&data.join("deckhand.db"))
+        .await
+        .with_context(|| format!("opening the deploy log in {}", data.display()))?;
+    let exec = Arc::new(
+        Router::new(&data, &config.ssh)
+            .context("creating the directory for SSH control sockets")?,
     );
-    ExitCode::from(2)
+    let chat = Arc::new(Hub::new().with(slack::PLATFORM, Arc::new(slack.out())));
+    let bot = Bot::start(Arc::new(config), store, chat, exec, Clock::real()).await?;
+    // Events wait here for the engine; a full queue holds Slack's acknowledgement back.
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
+    let listener = slack.listen(events_tx).await?;
+    eprintln!(
+        "deckhand serve: in Slack as <@{}> over Socket Mode (data in {}).",
+        slack.bot_user(),
+        data.display()
+    );
+    let mut signals = Signals::new()?;
+    // One event at a time, in the order Slack sent them: the engine answers at once and runs
+    // deploys in the background.
+    let pump = async {
+        while let Some(event) = events.recv().await {
+            bot.handle(event).await;
+        }
+    };
+    let code = tokio::select! {
+        () = pump => ExitCode::FAILURE,
+        first = signals.next() => {
+            // No event is taken once stopping; what Slack did not get acknowledged it sends again.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), listener.shutdown()).await;
+            stop(&bot, grace, first, &mut signals).await
+        }
+    };
+    Ok(code)
 }
 
 async fn run_console(

@@ -2,7 +2,7 @@
 //!
 //! Invariant: adapters translate platform events into these types at once, and the engine
 //! knows nothing of any platform. Adapters live side by side in this module: only
-//! `chat::console` knows the console; later only `chat::slack` will import slack-morphism and
+//! `chat::console` knows the console; only `chat::slack` imports slack-morphism, and later
 //! only `chat::discord` serenity. Adapters may import the engine; the engine imports no adapter.
 //!
 //! Channels are named `platform:id` (`slack:C0OPS`, `discord:1234`), and the console's is
@@ -15,6 +15,7 @@ pub mod console;
 pub mod hub;
 pub mod memory;
 pub mod outbox;
+pub mod slack;
 
 use async_trait::async_trait;
 use std::time::Duration;

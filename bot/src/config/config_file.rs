@@ -1,4 +1,4 @@
-//! Checks `config/deckhand.toml`: `[bot]`, `[groups]`, `[people]`, `[envs.*]`, `[ssh]`.
+//! Checks `config/deckhand.toml`: `[bot]`, `[groups]`, `[people]`, `[envs.*]`, `[ssh]`, `[slack]`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use crate::config::policy::{check_approvals, check_emergency};
 use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawPerson};
 use crate::config::ssh::check_ssh;
 use crate::config::windows::check_freezes;
-use crate::core::model::{BotSettings, EnvPolicy, SshSettings};
+use crate::core::model::{BotSettings, EnvPolicy, SlackSettings, SshSettings};
 use crate::core::names::EnvName;
 use crate::core::people::{GROUP_PLATFORMS, PLATFORMS, People};
 
@@ -24,6 +24,8 @@ pub(crate) struct CheckedConfig {
     pub envs: Option<Vec<(EnvName, EnvPolicy)>>,
     pub env_names: Vec<EnvName>,
     pub ssh: Option<SshSettings>,
+    /// `[slack]`, when present.
+    pub slack: Option<SlackSettings>,
     /// The recipes directory, and where the file names it (for "no recipes there").
     pub recipes: PathBuf,
     pub recipes_at: Option<Spanned<String>>,
@@ -39,6 +41,7 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
     let recipes = recipes_dir(recipes_at.as_ref().map(|r| r.get_ref().as_str()), dir);
     let bot = check_bot(c, raw.bot, &env_names, recipes.clone());
     let ssh = check_ssh(c, raw.ssh, dir);
+    let slack = raw.slack.map(|_| SlackSettings {});
     CheckedConfig {
         bot,
         groups,
@@ -46,6 +49,7 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
         envs,
         env_names,
         ssh,
+        slack,
         recipes,
         recipes_at,
     }

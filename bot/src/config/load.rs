@@ -69,6 +69,7 @@ impl Config {
                 envs,
                 apps,
                 ssh,
+                slack: c.slack,
                 path,
             });
         }

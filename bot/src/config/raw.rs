@@ -50,7 +50,14 @@ pub(crate) struct RawConfig {
     pub people: Option<Entries<S<RawPerson>>>,
     pub envs: Option<S<Entries<S<RawEnv>>>>,
     pub ssh: Option<RawSsh>,
+    pub slack: Option<RawSlack>,
 }
+
+/// `[slack]`: present means "run the Slack adapter" (its secrets come from the environment).
+/// No keys yet; unknown ones are errors like everywhere else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlack {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

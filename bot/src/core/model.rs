@@ -25,9 +25,16 @@ pub struct Config {
     /// One recipe per `deploy.d/<app>.toml`, sorted by app name.
     pub apps: Vec<Recipe>,
     pub ssh: SshSettings,
+    /// `[slack]`: `Some` when the table is present, so `deckhand serve` runs the Slack adapter.
+    pub slack: Option<SlackSettings>,
     /// The configuration file this was loaded from.
     pub path: PathBuf,
 }
+
+/// `[slack]`. Empty for now: the table's presence turns the adapter on, and its secrets
+/// (`SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`, `SLACK_API_URL`) come from the environment only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlackSettings {}
 
 /// `[bot]`.
 #[derive(Debug, Clone)]

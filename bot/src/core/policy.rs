@@ -487,6 +487,7 @@ mod tests {
             ],
             apps: Vec::new(),
             ssh: SshSettings::default(),
+            slack: None,
             path: "deckhand.toml".into(),
         }
     }

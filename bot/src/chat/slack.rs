@@ -1,0 +1,527 @@
+//! The Slack adapter, over Socket Mode (docs: README "Slack").
+//!
+//! Invariant: this is the only module that imports slack-morphism, and it translates at once:
+//! a Slack event becomes a [`ChatEvent`] inside the listener's callback, which only hands it
+//! to a channel (the envelope is acknowledged when the callback returns), and what the engine
+//! says goes out through [`SlackOut`], a [`ChatOut`]. No slack-morphism type leaves this file.
+//!
+//! - Channels are `slack:<channel id>` on deckhand's side; accounts `slack:<user id>`, shown by
+//!   their id for now (no `users.info` yet).
+//! - The delivery id of an event is its `event_id`: Socket Mode may deliver one event on two
+//!   connections, and the engine handles a delivery once.
+//! - Reconnecting is slack-morphism's: each of its (two, by default) WebSocket connections is
+//!   opened with `apps.connections.open`; one that closes, is asked to disconnect by Slack, or
+//!   stops answering pings (5 missed, one every 15 s) is replaced by a new one; a failed
+//!   connection attempt is retried every 30 s.
+//! - Tokens are kept in slack-morphism's token type, whose `Debug` shows only their length;
+//!   they are never logged nor printed.
+
+use super::{
+    Account, ChatError, ChatEvent, ChatOut, Conversation, Limits, Message, MsgId, Reaction,
+};
+use async_trait::async_trait;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The platform's name, and the prefix of its channels (`slack:C0OPS`).
+pub const PLATFORM: &str = "slack";
+
+/// Slack's own Web API base; `SLACK_API_URL` replaces it.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+
+/// What deckhand asks of Slack. Slack takes messages up to 40,000 characters, but a status
+/// message or a thread batch longer than ~3,000 is unreadable there (and a section of Block
+/// Kit, when buttons come, holds 3,000): the outbox cuts at 3,000 with a pointer to `status`
+/// and `search`. `chat.update` is a Tier 3 method (~50 a minute per workspace); one edit a
+/// second per message keeps a few deploys at once under it, and a 429 is waited out anyway.
+pub const LIMITS: Limits = Limits {
+    max_chars: 3_000,
+    edits: 1,
+    per: Duration::from_secs(1),
+};
+
+/// How long a Web API call may take: one with no answer by then is `Unavailable`, so a hung
+/// connection never holds a message's writer (the outbox retries; an edit is idempotent, a post
+/// that did get through may then show twice).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `call`, or `Unavailable` when Slack did not answer within [`CALL_TIMEOUT`].
+async fn answered<T>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, ChatError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(chat_error),
+        Err(_) => Err(ChatError::Unavailable(anyhow::anyhow!(
+            "Slack: no answer to {what} within {CALL_TIMEOUT:?}"
+        ))),
+    }
+}
+
+type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// The secrets and the address of the Web API (from the environment: `SLACK_BOT_TOKEN`,
+/// `SLACK_APP_TOKEN`, `SLACK_API_URL`). Its `Debug` hides the tokens.
+#[derive(Clone)]
+pub struct Secrets {
+    pub bot_token: String,
+    pub app_token: String,
+    /// The Web API base, without a trailing `/` (`https://slack.com/api`).
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("bot_token", &"<hidden>")
+            .field("app_token", &"<hidden>")
+            .field("api_url", &self.api_url)
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// The secrets from the environment, or the names of the variables that are missing.
+    pub fn from_env() -> Result<Secrets, Vec<&'static str>> {
+        let get = |name: &'static str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(name)
+        };
+        let bot = get("SLACK_BOT_TOKEN");
+        let app = get("SLACK_APP_TOKEN");
+        match (bot, app) {
+            (Ok(bot_token), Ok(app_token)) => Ok(Secrets {
+                bot_token: bot_token.trim().to_owned(),
+                app_token: app_token.trim().to_owned(),
+                api_url: std::env::var("SLACK_API_URL")
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .map_or_else(
+                        || DEFAULT_API_URL.to_owned(),
+                        |u| u.trim().trim_end_matches('/').to_owned(),
+                    ),
+            }),
+            (bot, app) => Err([bot.err(), app.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// A connected Slack: the client, the tokens, and who the bot is there.
+pub struct Slack {
+    client: Arc<SlackClient<Connector>>,
+    bot_token: SlackApiToken,
+    app_token: SlackApiToken,
+    /// The bot's own user id (`auth.test`).
+    bot_user: String,
+}
+
+/// Why Slack could not be joined: Slack's error code when it gave one (`invalid_auth`).
+fn describe(err: &SlackClientError) -> String {
+    match err {
+        SlackClientError::ApiError(e) => e.code.clone(),
+        SlackClientError::HttpError(e) => format!("HTTP {}", e.status_code),
+        SlackClientError::RateLimitError(_) => "rate limited (HTTP 429)".to_owned(),
+        SlackClientError::HttpProtocolError(e) => format!(
+            "could not reach the Web API: {}",
+            e.cause
+                .as_ref()
+                .map_or_else(|| "no cause given".to_owned(), |c| c.to_string())
+        ),
+        other => other.to_string(),
+    }
+}
+
+impl Slack {
+    /// Builds the client and checks the bot token with `auth.test`; fails naming Slack's
+    /// error (`invalid_auth`, `account_inactive`, …).
+    pub async fn connect(secrets: &Secrets) -> anyhow::Result<Slack> {
+        // Plain http is accepted for a test server or a local proxy (`SLACK_API_URL`);
+        // slack-morphism's own connector is https-only.
+        let tls = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+            Ok(b) => b,
+            Err(err) => {
+                tracing::warn!(
+                    "no system root certificates ({err}): only a plain-http SLACK_API_URL will work"
+                );
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            }
+        };
+        let connector =
+            SlackClientHyperConnector::with_connector(tls.https_or_http().enable_http1().build())
+                .with_slack_api_url(&secrets.api_url);
+        let client = Arc::new(SlackClient::new(connector));
+        let bot_token = SlackApiToken::new(secrets.bot_token.clone().into());
+        let app_token = SlackApiToken::new(secrets.app_token.clone().into());
+        let me = client
+            .open_session(&bot_token)
+            .auth_test()
+            .await
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "Slack refused the bot token (auth.test): {}",
+                    describe(&err)
+                )
+            })?;
+        Ok(Slack {
+            client,
+            bot_token,
+            app_token,
+            bot_user: me.user_id.to_string(),
+        })
+    }
+
+    /// The bot's own Slack user id.
+    pub fn bot_user(&self) -> &str {
+        &self.bot_user
+    }
+
+    /// What the engine says, sent to Slack.
+    pub fn out(&self) -> SlackOut {
+        SlackOut {
+            client: self.client.clone(),
+            token: self.bot_token.clone(),
+            bot_user: self.bot_user.clone(),
+        }
+    }
+
+    /// Opens the Socket Mode connections; every event deckhand cares about is translated and
+    /// sent to `events` (a full channel holds the acknowledgement back, so Slack redelivers
+    /// rather than deckhand losing it).
+    pub async fn listen(&self, events: mpsc::Sender<ChatEvent>) -> anyhow::Result<Listener> {
+        let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push_event);
+        let environment = Arc::new(
+            SlackClientEventsListenerEnvironment::new(self.client.clone())
+                .with_error_handler(on_error)
+                .with_user_state(ListenerState {
+                    events,
+                    bot_user: self.bot_user.clone(),
+                }),
+        );
+        let listener = SlackClientSocketModeListener::new(
+            &SlackClientSocketModeConfig::new(),
+            environment,
+            callbacks,
+        );
+        listener
+            .listen_for(&self.app_token)
+            .await
+            .map_err(|err| anyhow::anyhow!("Slack Socket Mode: {}", describe(&err)))?;
+        listener.start().await;
+        Ok(Listener { listener })
+    }
+}
+
+/// The running Socket Mode connections.
+pub struct Listener {
+    listener: SlackClientSocketModeListener<Connector>,
+}
+
+impl Listener {
+    /// Closes the connections: no more events are taken.
+    pub async fn shutdown(&self) {
+        self.listener.shutdown().await;
+    }
+}
+
+/// What the callbacks (plain `fn`s) need, kept in the listener's user state.
+struct ListenerState {
+    events: mpsc::Sender<ChatEvent>,
+    bot_user: String,
+}
+
+async fn on_push_event(
+    event: SlackPushEventCallback,
+    _client: Arc<SlackClient<Connector>>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let (sender, bot_user) = {
+        let state = state.read().await;
+        let Some(s) = state.get_user_state::<ListenerState>() else {
+            return Ok(());
+        };
+        (s.events.clone(), s.bot_user.clone())
+    };
+    if let Some(ev) = translate(&event, &bot_user) {
+        // Only handed over: the engine handles it in its own task.
+        sender.send(ev).await?;
+    }
+    Ok(())
+}
+
+fn on_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackClient<Connector>>,
+    _state: SlackClientEventsUserState,
+) -> HttpStatusCode {
+    tracing::warn!("Slack Socket Mode: {err}");
+    HttpStatusCode::OK
+}
+
+fn account(user: &str) -> Account {
+    Account {
+        platform: PLATFORM.to_owned(),
+        id: user.to_owned(),
+        // No users.info yet: the id stands for the name.
+        display: user.to_owned(),
+    }
+}
+
+/// A Slack event as deckhand's, or `None` for what deckhand ignores: other bots' and its own
+/// messages, edits, deletions and other message subtypes, reactions on files, other events.
+fn translate(event: &SlackPushEventCallback, bot_user: &str) -> Option<ChatEvent> {
+    let delivery = Some(event.event_id.to_string());
+    match &event.event {
+        SlackEventCallbackBody::Message(m) => {
+            // A subtype is an edit, a deletion, a join, a bot's post…: only what a person
+            // typed is a command (a reply also sent to the channel included).
+            if m.subtype
+                .as_ref()
+                .is_some_and(|t| *t != SlackMessageEventType::ThreadBroadcast)
+                || m.sender.bot_id.is_some()
+            {
+                return None;
+            }
+            let user = m.sender.user.as_ref()?.to_string();
+            if user == bot_user {
+                return None;
+            }
+            let channel = m.origin.channel.as_ref()?.to_string();
+            let text = unescape(m.content.as_ref()?.text.as_deref()?);
+            Some(ChatEvent::Message(Message {
+                place: Conversation {
+                    channel: format!("{PLATFORM}:{channel}"),
+                    thread: m.origin.thread_ts.as_ref().map(|t| t.to_string()),
+                },
+                id: Some(m.origin.ts.to_string()),
+                delivery,
+                from: account(&user),
+                text,
+                direct: m.origin.channel_type.as_ref().is_some_and(|t| t.0 == "im"),
+                from_bot: false,
+            }))
+        }
+        SlackEventCallbackBody::ReactionAdded(r) => {
+            reaction(&r.user, &r.reaction, &r.item, bot_user, delivery)
+                .map(ChatEvent::ReactionAdded)
+        }
+        SlackEventCallbackBody::ReactionRemoved(r) => {
+            reaction(&r.user, &r.reaction, &r.item, bot_user, delivery)
+                .map(ChatEvent::ReactionRemoved)
+        }
+        _ => None,
+    }
+}
+
+fn reaction(
+    user: &SlackUserId,
+    name: &SlackReactionName,
+    item: &SlackReactionsItem,
+    bot_user: &str,
+    delivery: Option<String>,
+) -> Option<Reaction> {
+    let SlackReactionsItem::Message(msg) = item else {
+        return None;
+    };
+    let user = user.to_string();
+    Some(Reaction {
+        channel: format!("{PLATFORM}:{}", msg.origin.channel.as_ref()?),
+        from_bot: user == bot_user,
+        from: account(&user),
+        message: msg.origin.ts.to_string(),
+        // `+1::skin-tone-4` as Slack writes it: `core::emoji` folds the tone.
+        emoji: name.to_string(),
+        delivery,
+    })
+}
+
+/// Posts and edits in Slack (`chat.postMessage`, `chat.update`) with the bot token.
+pub struct SlackOut {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+    bot_user: String,
+}
+
+/// Slack's id of a `slack:C…` channel.
+fn channel_id(channel: &str) -> Result<SlackChannelId, ChatError> {
+    channel
+        .strip_prefix("slack:")
+        .filter(|id| !id.is_empty())
+        .map(|id| SlackChannelId::new(id.to_owned()))
+        .ok_or_else(|| ChatError::Refused(anyhow::anyhow!("`{channel}` is not a Slack channel")))
+}
+
+/// Slack sends what people typed with `&`, `<` and `>` escaped (its markup, `<@U…>`, is
+/// not): `deny #1 <reason> & more` arrives as `deny #1 &lt;reason&gt; &amp; more`.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Slack reads `&`, `<` and `>` as markup (`<@U…>`, `<!here>`): what deckhand says is text.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Slack's errors that trying again may cure.
+const TRANSIENT: &[&str] = &[
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "ratelimited",
+];
+
+fn chat_error(err: SlackClientError) -> ChatError {
+    match err {
+        SlackClientError::RateLimitError(e) => ChatError::RateLimited {
+            retry_after: e.retry_after,
+        },
+        SlackClientError::ApiError(e) if TRANSIENT.contains(&e.code.as_str()) => {
+            ChatError::Unavailable(anyhow::anyhow!("Slack: {}", e.code))
+        }
+        SlackClientError::ApiError(e) => ChatError::Refused(anyhow::anyhow!("Slack: {}", e.code)),
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
+            ChatError::Unavailable(anyhow::anyhow!("Slack: HTTP {}", e.status_code))
+        }
+        SlackClientError::HttpError(e) => {
+            ChatError::Refused(anyhow::anyhow!("Slack: HTTP {}", e.status_code))
+        }
+        // An answer that does not decode: sent again, it could be posted twice.
+        SlackClientError::ProtocolError(e) => ChatError::Refused(anyhow::anyhow!(
+            "Slack: an answer deckhand cannot read: {e}"
+        )),
+        other => ChatError::Unavailable(anyhow::anyhow!("Slack: {}", describe(&other))),
+    }
+}
+
+#[async_trait]
+impl ChatOut for SlackOut {
+    fn limits(&self) -> Limits {
+        LIMITS
+    }
+
+    fn mentions(&self) -> Vec<String> {
+        vec![format!("<@{}>", self.bot_user)]
+    }
+
+    async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
+        let request = SlackApiChatPostMessageRequest::new(
+            channel_id(&to.channel)?,
+            SlackMessageContent::new().with_text(escape(text)),
+        )
+        .opt_thread_ts(to.thread.clone().map(SlackTs::new));
+        let session = self.client.open_session(&self.token);
+        let answer = answered("chat.postMessage", session.chat_post_message(&request)).await?;
+        Ok(answer.ts.to_string())
+    }
+
+    async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
+        let request = SlackApiChatUpdateRequest::new(
+            channel_id(channel)?,
+            SlackMessageContent::new().with_text(escape(text)),
+            SlackTs::new(msg.clone()),
+        );
+        let session = self.client.open_session(&self.token);
+        answered("chat.update", session.chat_update(&request)).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(event: serde_json::Value) -> SlackPushEventCallback {
+        serde_json::from_value(serde_json::json!({
+            "team_id": "T0", "api_app_id": "A0", "event_id": "Ev1", "event_time": 1,
+            "type": "event_callback", "event": event,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_message_in_a_thread_becomes_a_chat_message() {
+        let ev = push(serde_json::json!({
+            "type": "message", "channel": "C0OPS", "user": "U0ALICE", "text": "!status",
+            "ts": "2.0", "thread_ts": "1.0", "channel_type": "channel",
+        }));
+        let Some(ChatEvent::Message(m)) = translate(&ev, "U0BOT") else {
+            panic!("not translated: {ev:?}");
+        };
+        assert_eq!(m.place.channel, "slack:C0OPS");
+        assert_eq!(m.place.thread.as_deref(), Some("1.0"));
+        assert_eq!(m.id.as_deref(), Some("2.0"));
+        assert_eq!(m.delivery.as_deref(), Some("Ev1"));
+        assert_eq!(m.from.key(), "slack:U0ALICE");
+        assert!(!m.direct);
+    }
+
+    #[test]
+    fn a_direct_message_needs_no_prefix() {
+        let ev = push(serde_json::json!({
+            "type": "message", "channel": "D0ALICE", "user": "U0ALICE", "text": "status",
+            "ts": "2.0", "channel_type": "im",
+        }));
+        let Some(ChatEvent::Message(m)) = translate(&ev, "U0BOT") else {
+            panic!("not translated");
+        };
+        assert!(m.direct);
+        assert_eq!(m.place, Conversation::channel("slack:D0ALICE"));
+    }
+
+    #[test]
+    fn edits_bots_and_the_bot_itself_are_ignored() {
+        let edited = push(serde_json::json!({
+            "type": "message", "subtype": "message_changed", "channel": "C0OPS", "ts": "2.0",
+            "message": {"type": "message", "user": "U0ALICE", "text": "!deploy api", "ts": "1.0"},
+        }));
+        assert_eq!(translate(&edited, "U0BOT"), None);
+        let own = push(serde_json::json!({
+            "type": "message", "channel": "C0OPS", "user": "U0BOT", "text": "!deploy", "ts": "3.0",
+        }));
+        assert_eq!(translate(&own, "U0BOT"), None);
+        let bot = push(serde_json::json!({
+            "type": "message", "channel": "C0OPS", "user": "U0OTHER", "bot_id": "B1",
+            "text": "!deploy", "ts": "3.0",
+        }));
+        assert_eq!(translate(&bot, "U0BOT"), None);
+    }
+
+    #[test]
+    fn a_reaction_names_the_message_it_is_on() {
+        let ev = push(serde_json::json!({
+            "type": "reaction_added", "user": "U0CAROL", "reaction": "+1::skin-tone-2",
+            "item": {"type": "message", "channel": "C0OPS", "ts": "5.0"}, "event_ts": "6.0",
+        }));
+        let Some(ChatEvent::ReactionAdded(r)) = translate(&ev, "U0BOT") else {
+            panic!("not translated");
+        };
+        assert_eq!(
+            (r.channel.as_str(), r.message.as_str(), r.emoji.as_str()),
+            ("slack:C0OPS", "5.0", "+1::skin-tone-2")
+        );
+        assert!(!r.from_bot);
+    }
+
+    #[test]
+    fn text_is_escaped_both_ways_and_channels_need_their_prefix() {
+        assert_eq!(escape("a <b> & c"), "a &lt;b&gt; &amp; c");
+        assert_eq!(unescape("a &lt;b&gt; &amp;lt; c"), "a <b> &lt; c");
+        assert!(channel_id("slack:C0OPS").is_ok());
+        assert!(matches!(channel_id("console"), Err(ChatError::Refused(_))));
+    }
+}

@@ -1,0 +1,503 @@
+//! deckhand in Slack, end to end: the real `deckhand serve` binary, with the real
+//! slack-morphism client, against a fake Slack on 127.0.0.1 (`common/fake_slack.rs`).
+//! Every test asserts what the bot did (its posts and edits), since an event the client cannot
+//! decode is dropped silently.
+
+mod common;
+#[path = "common/fake_slack.rs"]
+mod fake_slack;
+
+use fake_slack::FakeSlack;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+const BOT_TOKEN: &str = "xoxb-fake-bot-token-1234";
+const APP_TOKEN: &str = "xapp-fake-app-token-5678";
+
+/// The shipped example with an empty `[slack]`, and without prod's weekend freeze (the bot runs
+/// on the real clock here, and a test must not depend on the day it runs).
+fn config(dir: &Path) -> std::path::PathBuf {
+    common::example_edited(dir, "api", "", |text| {
+        let weekend = "[[envs.prod.freeze]]\nname = \"weekend\"\nstart = \"0 16 * * FRI\"   # Friday 16:00 …\nend = \"0 8 * * MON\"      # … to Monday 08:00\ntimezone = \"Europe/Brussels\"\n";
+        assert!(text.contains(weekend), "the example's weekend freeze moved");
+        format!("{}\n[slack]\n", text.replace(weekend, ""))
+    })
+}
+
+/// A running `deckhand serve`; its stderr goes to a file, shown when the test fails.
+struct Serve {
+    child: Option<Child>,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- deckhand serve's stderr ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// `deckhand serve` pointed at the fake, with a fresh data directory.
+fn serve(fake: &FakeSlack, dir: &Path, config: &Path) -> Serve {
+    let log = dir.join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .arg("--data")
+        .arg(dir.join("data"))
+        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("SLACK_APP_TOKEN", APP_TOKEN)
+        .env("SLACK_API_URL", &fake.api_url)
+        .env("RUST_LOG", "trace")
+        .env_remove("DECKHAND_DATA")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    Serve {
+        child: Some(child),
+        log,
+    }
+}
+
+/// Stops the bot with SIGTERM; returns its exit status and what it wrote on stderr.
+async fn terminate(bot: Serve) -> (std::process::ExitStatus, String) {
+    let pid = nix::unistd::Pid::from_raw(bot.child.as_ref().unwrap().id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    finish(bot).await
+}
+
+async fn finish(mut bot: Serve) -> (std::process::ExitStatus, String) {
+    let status = tokio::time::timeout(Duration::from_secs(30), bot.child.take().unwrap().wait())
+        .await
+        .expect("deckhand serve ends")
+        .unwrap();
+    (status, std::fs::read_to_string(&bot.log).unwrap())
+}
+
+fn text(call: &fake_slack::Call) -> &str {
+    call.body["text"].as_str().unwrap_or_default()
+}
+
+/// Waits until a status message was edited to its final success.
+async fn wait_succeeded(fake: &FakeSlack, what: &str) {
+    fake.wait_for(60, what, |calls| {
+        calls
+            .iter()
+            .any(|c| c.method == "chat.update" && text(c).contains("succeeded in"))
+    })
+    .await;
+}
+
+/// Waits until, after the first `before` posts, one is in `thread` (`None`: in the channel).
+async fn wait_post_in(fake: &FakeSlack, before: usize, thread: Option<&str>, what: &str) {
+    fake.wait_for(20, what, |calls| {
+        calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage")
+            .skip(before)
+            .any(|c| field(c, "thread_ts") == thread)
+    })
+    .await;
+}
+
+/// Runs `deckhand <command> --config <config> [--data <data>]` to its end, without Slack's
+/// variables but those in `env`; returns its exit code, stdout and stderr.
+fn run(
+    command: &str,
+    config: &Path,
+    data: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"));
+    cmd.args([command, "--config"]).arg(config);
+    if let Some(data) = data {
+        cmd.arg("--data").arg(data);
+    }
+    for var in ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL"] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.envs(env.iter().copied()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn field<'a>(call: &'a fake_slack::Call, key: &str) -> Option<&'a str> {
+    call.body.get(key).and_then(Value::as_str)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_threaded() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    fake.wait_connected(20).await;
+
+    let deploy = fake_slack::envelope(
+        "env-1",
+        "Ev0DEPLOY",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to staging",
+            "1764756100.000100",
+        ),
+    );
+    assert!(fake.send(&deploy));
+    wait_succeeded(&fake, "final edit of the status").await;
+
+    let posts = fake.calls_of("chat.postMessage");
+    let status = &posts[0];
+    assert_eq!(field(status, "channel"), Some("C0OPS"), "{status:?}");
+    assert_eq!(
+        field(status, "thread_ts"),
+        None,
+        "the status is in the channel"
+    );
+    assert!(
+        text(status).contains("#1 api@main → staging"),
+        "{}",
+        text(status)
+    );
+    // Every call with the bot token; the socket opened with the app token.
+    assert!(
+        fake.calls()
+            .iter()
+            .filter(|c| c.method != "apps.connections.open")
+            .all(|c| c.auth == format!("Bearer {BOT_TOKEN}"))
+    );
+    assert!(
+        fake.calls_of("apps.connections.open")
+            .iter()
+            .all(|c| c.auth == format!("Bearer {APP_TOKEN}"))
+    );
+    // The status message's ts is what `chat.update` edits, and the output's thread.
+    let status_ts = fake
+        .calls_of("chat.update")
+        .iter()
+        .map(|c| field(c, "ts").unwrap().to_owned())
+        .collect::<Vec<_>>();
+    let first_ts = "1764756000.000001";
+    assert!(status_ts.iter().all(|ts| ts == first_ts), "{status_ts:?}");
+    let thread: Vec<_> = posts
+        .iter()
+        .filter(|c| field(c, "thread_ts") == Some(first_ts))
+        .collect();
+    assert!(
+        thread.iter().any(|c| text(c).contains("api-staging | ")),
+        "the output is in the status message's thread: {posts:#?}"
+    );
+    assert!(fake.acks().contains(&"env-1".to_owned()));
+
+    // Delivered again (as Socket Mode may, on its second connection): acknowledged, not run
+    // twice. The `!status` sent after it is answered only once the duplicate was handled
+    // (the bot handles events in order).
+    assert!(fake.send(&deploy));
+    let status_query = fake_slack::envelope(
+        "env-2",
+        "Ev0STATUS",
+        fake_slack::message("C0OPS", "U0ALICE", "!status", "1764756200.000100"),
+    );
+    assert!(fake.send(&status_query));
+    let before = posts.len();
+    // (Output batches are posted in the status message's thread: the answer is in the channel.)
+    wait_post_in(&fake, before, None, "the answer to !status").await;
+    assert_eq!(
+        fake.acks().iter().filter(|a| *a == "env-1").count(),
+        2,
+        "both deliveries acknowledged"
+    );
+    let all = fake.calls();
+    assert!(
+        !all.iter().any(|c| text(c).contains("#2")),
+        "no second deploy: {all:#?}"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|c| c.method == "chat.postMessage" && text(c).contains("#1 api@main → staging"))
+            .count(),
+        1,
+        "one status message: {all:#?}"
+    );
+
+    // Addressed by mention, in a thread: answered in that thread.
+    let before = fake.calls_of("chat.postMessage").len();
+    let mut in_thread = fake_slack::message(
+        "C0OPS",
+        "U0ALICE",
+        &format!("<@{}> status", fake_slack::BOT_USER),
+        "1764756300.000100",
+    );
+    in_thread["thread_ts"] = "1764756250.000100".into();
+    assert!(fake.send(&fake_slack::envelope("env-3", "Ev0MENTION", in_thread)));
+    wait_post_in(
+        &fake,
+        before,
+        Some("1764756250.000100"),
+        "the answer to the mention, in its thread",
+    )
+    .await;
+
+    let (status, out) = terminate(child).await;
+    assert!(
+        status.success(),
+        "SIGTERM stops it cleanly: {status:?}\n{out}"
+    );
+    assert!(out.contains("SIGTERM received"), "{out}");
+    // Logged at the most verbose level (RUST_LOG=trace), the requests included: no token.
+    assert!(out.contains("chat.postMessage"), "the log is verbose");
+    assert!(
+        !out.contains(BOT_TOKEN) && !out.contains(APP_TOKEN),
+        "a token was printed:\n{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_in_slack() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    fake.wait_connected(20).await;
+
+    assert!(fake.send(&fake_slack::envelope(
+        "env-1",
+        "Ev0PROD",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to prod",
+            "1764756100.000100"
+        ),
+    )));
+    fake.wait_for(20, "the approval request", |calls| {
+        calls
+            .iter()
+            .any(|c| c.method == "chat.postMessage" && text(c).contains("needs 1 approval"))
+    })
+    .await;
+    let request = fake
+        .calls_of("chat.postMessage")
+        .into_iter()
+        .find(|c| text(c).contains("needs 1 approval"))
+        .unwrap();
+    let request_ts = "1764756000.000001";
+    assert_eq!(field(&request, "channel"), Some("C0OPS"));
+    assert!(
+        !fake.calls().iter().any(|c| text(c).contains("succeeded")),
+        "nothing runs before the approval"
+    );
+
+    // bob (an account of nobody's) is no lead: his ✅ is ignored, with one explanation in the
+    // request's thread.
+    assert!(fake.send(&fake_slack::envelope(
+        "env-bob",
+        "Ev0BOB",
+        fake_slack::reaction_added("C0OPS", "U0BOB", "white_check_mark", request_ts),
+    )));
+    fake.wait_for(20, "the explanation to bob", |calls| {
+        calls.iter().any(|c| {
+            c.method == "chat.postMessage" && text(c).contains("only leads can approve or deny #1")
+        })
+    })
+    .await;
+
+    // carol is U0CAROL in the shipped [people]; Slack writes the reaction's name (a skin tone
+    // as a `::skin-tone-N` suffix, which the engine folds).
+    assert!(fake.send(&fake_slack::envelope(
+        "env-2",
+        "Ev0APPROVE",
+        fake_slack::reaction_added("C0OPS", "U0CAROL", "+1::skin-tone-3", request_ts),
+    )));
+    wait_succeeded(&fake, "the deploy to succeed").await;
+    let updates = fake.calls_of("chat.update");
+    assert!(
+        updates
+            .iter()
+            .any(|c| text(c).contains("approved by carol")),
+        "{updates:#?}"
+    );
+    assert!(fake.acks().contains(&"env-2".to_owned()));
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exits_naming_slacks_error_when_the_bot_token_is_refused() {
+    let fake = FakeSlack::start().await;
+    fake.fail_auth("invalid_auth");
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    let (status, out) = finish(child).await;
+    assert!(!status.success(), "{out}");
+    assert!(out.contains("invalid_auth"), "{out}");
+    assert!(!out.contains(BOT_TOKEN), "{out}");
+    assert_eq!(fake.calls_of("apps.connections.open").len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_names_the_missing_secrets_and_says_when_no_adapter_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_slack = config(dir.path());
+    let data = dir.path().join("data");
+    let (code, _, err) = run("serve", &with_slack, Some(&data), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("SLACK_BOT_TOKEN and SLACK_APP_TOKEN are not set"),
+        "{err}"
+    );
+
+    let (code, _, err) = run("serve", &common::example_config(), Some(&data), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("add a `[slack]` table"), "{err}");
+}
+
+/// The adapter alone, against the fake: what Slack's answers become at the chat boundary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_answers_become_chat_errors_the_outbox_can_act_on() {
+    use deckhand::chat::slack::{Secrets, Slack};
+    use deckhand::chat::{ChatError, ChatOut, Conversation};
+    deckhand::exec::health::init_tls();
+    let fake = FakeSlack::start().await;
+    let slack = Slack::connect(&Secrets {
+        bot_token: BOT_TOKEN.into(),
+        app_token: APP_TOKEN.into(),
+        api_url: fake.api_url.clone(),
+    })
+    .await
+    .unwrap();
+    let out = slack.out();
+    assert_eq!(out.mentions(), vec!["<@U0BOT>".to_owned()]);
+    assert_eq!(out.limits().max_chars, 3_000);
+
+    // In a thread, with Slack's markup characters escaped.
+    let thread = Conversation {
+        channel: "slack:C0OPS".into(),
+        thread: Some("1764756000.000042".into()),
+    };
+    let ts = out.post(&thread, "a <b> & c").await.unwrap();
+    let post = fake.calls_of("chat.postMessage").pop().unwrap();
+    assert_eq!(field(&post, "thread_ts"), Some("1764756000.000042"));
+    assert_eq!(field(&post, "channel"), Some("C0OPS"));
+    assert_eq!(text(&post), "a &lt;b&gt; &amp; c");
+    out.edit("slack:C0OPS", &ts, "done").await.unwrap();
+    let edit = fake.calls_of("chat.update").pop().unwrap();
+    assert_eq!(
+        (field(&edit, "ts"), text(&edit)),
+        (Some(ts.as_str()), "done")
+    );
+
+    // 429 with Retry-After → RateLimited, waited out by the outbox.
+    fake.rate_limit_next("chat.update", 7);
+    match out.edit("slack:C0OPS", &ts, "again").await {
+        Err(ChatError::RateLimited { retry_after }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Slack's `ok: false` → Refused (never retried), naming the error.
+    match out.post(&Conversation::channel("slack:XGONE"), "hi").await {
+        Err(ChatError::Refused(err)) => assert!(format!("{err:#}").contains("channel_not_found")),
+        other => panic!("{other:?}"),
+    }
+    // Not a Slack channel at all.
+    assert!(matches!(
+        out.post(&Conversation::channel("console"), "hi").await,
+        Err(ChatError::Refused(_))
+    ));
+}
+
+/// A dropped socket is opened again (by slack-morphism, with a new `apps.connections.open`),
+/// and events sent on the new connection are handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_socket_drops_the_bot_reconnects_and_goes_on() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    fake.wait_connected(20).await;
+    let opened = fake.connections();
+    fake.drop_sockets();
+    fake.wait_connections(opened + 1, 20).await;
+    assert!(fake.calls_of("apps.connections.open").len() > opened);
+
+    assert!(fake.send(&fake_slack::envelope(
+        "env-1",
+        "Ev0AFTER",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to staging",
+            "1764756100.000100"
+        ),
+    )));
+    wait_succeeded(&fake, "the deploy after the reconnect").await;
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+#[test]
+fn check_names_the_missing_slack_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path());
+    let (code, stdout, _) = run("check", &path, None, &[("SLACK_APP_TOKEN", APP_TOKEN)]);
+    assert_eq!(code, Some(0), "the file is valid: {stdout}");
+    assert!(
+        stdout.contains("SLACK_BOT_TOKEN is not set in this environment"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(APP_TOKEN));
+
+    // A token in the file is refused: secrets come from the environment only.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}bot_token = \"{BOT_TOKEN}\"\n")).unwrap();
+    let (code, _, stderr) = run("check", &path, None, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("unknown field `bot_token`"), "{stderr}");
+}
+
+/// slack-morphism opens two connections (the second ~5 s after the first), and Slack may send
+/// one event on both: it is acknowledged on both and handled once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_on_both_connections_is_handled_once() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config(dir.path()));
+    fake.wait_connections(2, 30).await;
+    let deploy = fake_slack::envelope(
+        "env-1",
+        "Ev0TWICE",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to staging",
+            "1764756100.000100",
+        ),
+    );
+    assert_eq!(fake.send_on_all(&deploy), 2);
+    wait_succeeded(&fake, "the deploy").await;
+    // A later command is answered after both copies were handled (in order).
+    let before = fake.calls_of("chat.postMessage").len();
+    assert!(fake.send(&fake_slack::envelope(
+        "env-2",
+        "Ev0LATER",
+        fake_slack::message("C0OPS", "U0ALICE", "!status", "1764756200.000100"),
+    )));
+    wait_post_in(&fake, before, None, "the answer to !status").await;
+    assert_eq!(fake.acks().iter().filter(|a| *a == "env-1").count(), 2);
+    let all = fake.calls();
+    assert!(!all.iter().any(|c| text(c).contains("#2")), "{all:#?}");
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}

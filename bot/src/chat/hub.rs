@@ -74,6 +74,17 @@ impl ChatOut for Hub {
         self.route(&to.channel)?.post(to, text).await
     }
 
+    async fn post_request(
+        &self,
+        to: &Conversation,
+        text: &str,
+        deploy: i64,
+    ) -> Result<MsgId, ChatError> {
+        self.route(&to.channel)?
+            .post_request(to, text, deploy)
+            .await
+    }
+
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
         self.route(channel)?.edit(channel, msg, text).await
     }
@@ -180,6 +191,45 @@ mod tests {
         assert_eq!(up.edits_of(&u)[0].at, before);
         assert_eq!(up.texts_of(&u), ["x", "u1"]);
         assert_eq!(down.texts_of(&d), ["x"]);
+    }
+
+    /// An adapter that marks its requests' ids, to see them forwarded.
+    struct Requests(MemoryChat);
+
+    #[async_trait]
+    impl ChatOut for Requests {
+        async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
+            self.0.post(to, text).await
+        }
+        async fn post_request(
+            &self,
+            to: &Conversation,
+            text: &str,
+            deploy: i64,
+        ) -> Result<MsgId, ChatError> {
+            Ok(format!("request-{deploy}-{}", self.0.post(to, text).await?))
+        }
+        async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
+            self.0.edit(channel, msg, text).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_reaches_its_adapter_as_a_request_and_is_a_post_by_default() {
+        let plain = paced(100);
+        let hub = Hub::new()
+            .with("slack", Arc::new(Requests(MemoryChat::new(Limits::NONE))))
+            .with("console", plain.clone());
+        let id = hub
+            .post_request(&Conversation::channel("slack:C0OPS"), "ok?", 7)
+            .await
+            .unwrap();
+        assert!(id.starts_with("request-7-"), "{id}");
+        let id = hub
+            .post_request(&Conversation::channel("console"), "ok?", 7)
+            .await
+            .unwrap();
+        assert_eq!(plain.texts_of(&id), ["ok?"]);
     }
 
     #[test]

@@ -199,6 +199,21 @@ pub trait ChatOut: Send + Sync {
     /// Posts a new message in a channel, or in a thread of it.
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError>;
 
+    /// Posts the approval request of deploy #`deploy`: an adapter may add controls for it
+    /// (Slack's Approve/Deny buttons and ✅/❌ hints), whose use comes back as a
+    /// [`ChatEvent::ReactionAdded`] on the returned message. By default, a plain [`post`].
+    ///
+    /// [`post`]: ChatOut::post
+    async fn post_request(
+        &self,
+        to: &Conversation,
+        text: &str,
+        deploy: i64,
+    ) -> Result<MsgId, ChatError> {
+        let _ = deploy;
+        self.post(to, text).await
+    }
+
     /// Replaces the text of a message the bot posted.
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError>;
 

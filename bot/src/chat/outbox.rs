@@ -123,28 +123,25 @@ impl Outbox {
             }),
         }
     }
-}
 
-#[async_trait]
-impl ChatOut for Outbox {
-    fn limits(&self) -> Limits {
-        self.shared.limits
-    }
-
-    fn mentions(&self) -> Vec<String> {
-        self.shared.adapter.mentions()
-    }
-
-    /// Posts, retrying rate limits and failures within [`POST_TRIES`] and [`POST_PATIENCE`]
-    /// (none once the platform is down, see [`DOWN_AFTER`]); then returns the last error.
-    async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
+    /// A post, or the request of `deploy`: see [`ChatOut::post`].
+    async fn post_as(
+        &self,
+        to: &Conversation,
+        text: &str,
+        deploy: Option<i64>,
+    ) -> Result<MsgId, ChatError> {
         let sh = &self.shared;
         let text = fit(text, sh.limits.max_chars);
         let started = Instant::now();
         let mut backoff = Backoff::default();
         let mut tries = 1;
         loop {
-            let err = match sh.adapter.post(to, &text).await {
+            let posted = match deploy {
+                Some(id) => sh.adapter.post_request(to, &text, id).await,
+                None => sh.adapter.post(to, &text).await,
+            };
+            let err = match posted {
                 Ok(id) => {
                     sh.answered(None);
                     return Ok(id);
@@ -170,6 +167,33 @@ impl ChatOut for Outbox {
             tokio::time::sleep_until(resume).await;
             tries += 1;
         }
+    }
+}
+
+#[async_trait]
+impl ChatOut for Outbox {
+    fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    fn mentions(&self) -> Vec<String> {
+        self.shared.adapter.mentions()
+    }
+
+    /// Posts, retrying rate limits and failures within [`POST_TRIES`] and [`POST_PATIENCE`]
+    /// (none once the platform is down, see [`DOWN_AFTER`]); then returns the last error.
+    async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
+        self.post_as(to, text, None).await
+    }
+
+    /// As [`Outbox::post`], handed to the adapter as the request of `deploy`.
+    async fn post_request(
+        &self,
+        to: &Conversation,
+        text: &str,
+        deploy: i64,
+    ) -> Result<MsgId, ChatError> {
+        self.post_as(to, text, Some(deploy)).await
     }
 
     /// Hands the text to the message's writer and returns. Only an adapter without an edit

@@ -199,7 +199,9 @@ impl Slack {
     /// sent to `events` (a full channel holds the acknowledgement back, so Slack redelivers
     /// rather than deckhand losing it).
     pub async fn listen(&self, events: mpsc::Sender<ChatEvent>) -> anyhow::Result<Listener> {
-        let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push_event);
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_push_events(on_push_event)
+            .with_interaction_events(on_interaction);
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(self.client.clone())
                 .with_error_handler(on_error)
@@ -254,6 +256,24 @@ async fn on_push_event(
     };
     if let Some(ev) = translate(&event, &bot_user) {
         // Only handed over: the engine handles it in its own task.
+        sender.send(ev).await?;
+    }
+    Ok(())
+}
+
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<SlackClient<Connector>>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let sender = {
+        let state = state.read().await;
+        let Some(s) = state.get_user_state::<ListenerState>() else {
+            return Ok(());
+        };
+        s.events.clone()
+    };
+    if let Some(ev) = click(&event) {
         sender.send(ev).await?;
     }
     Ok(())
@@ -334,15 +354,88 @@ fn reaction(
         return None;
     };
     let user = user.to_string();
+    if user == bot_user {
+        // The bot's own ✅/❌ hints on its requests: never a vote, and nothing to explain.
+        return None;
+    }
     Some(Reaction {
         channel: format!("{PLATFORM}:{}", msg.origin.channel.as_ref()?),
-        from_bot: user == bot_user,
+        from_bot: false,
         from: account(&user),
         message: msg.origin.ts.to_string(),
         // `+1::skin-tone-4` as Slack writes it: `core::emoji` folds the tone.
         emoji: name.to_string(),
         delivery,
     })
+}
+
+/// The `action_id` of the Approve button on an approval request.
+pub const APPROVE_ACTION: &str = "deckhand_approve";
+/// The `action_id` of the Deny button.
+pub const DENY_ACTION: &str = "deckhand_deny";
+/// The reactions the bot adds to its approval requests as hints, and what a click on
+/// Approve or Deny stands for: the shipped `approve_with` / `deny_with` start with these.
+pub const APPROVE_EMOJI: &str = "white_check_mark";
+pub const DENY_EMOJI: &str = "x";
+
+/// A click on an approval request's Approve or Deny button, as the reaction it stands for
+/// (`None` for any other interaction). Its delivery id is the click's `action_ts` and the
+/// user, so a click delivered on both connections counts once.
+fn click(event: &SlackInteractionEvent) -> Option<ChatEvent> {
+    let SlackInteractionEvent::BlockActions(e) = event else {
+        return None;
+    };
+    let SlackInteractionActionContainer::Message(container) = &e.container else {
+        return None;
+    };
+    let user = e.user.as_ref()?.id.to_string();
+    let channel = container
+        .channel_id
+        .as_ref()
+        .or(e.channel.as_ref().map(|c| &c.id))?
+        .to_string();
+    let action = e.actions.as_ref()?.first()?;
+    let emoji = match action.action_id.to_string().as_str() {
+        APPROVE_ACTION => APPROVE_EMOJI,
+        DENY_ACTION => DENY_EMOJI,
+        _ => return None,
+    };
+    let at = action
+        .action_ts
+        .as_ref()
+        .map_or_else(|| e.trigger_id.to_string(), |t| t.to_string());
+    Some(ChatEvent::ReactionAdded(Reaction {
+        channel: format!("{PLATFORM}:{channel}"),
+        from: account(&user),
+        message: container.message_ts.to_string(),
+        emoji: emoji.to_owned(),
+        from_bot: false,
+        delivery: Some(format!("click:{at}:{user}")),
+    }))
+}
+
+/// The Block Kit of an approval request: the text, then Approve and Deny buttons.
+fn request_blocks(text: &str, deploy: i64) -> Vec<SlackBlock> {
+    let button = |label: &str, action: &str, style| {
+        SlackActionBlockElement::from(
+            SlackBlockButtonElement::new(label.into())
+                .with_action_id(SlackActionId::new(action.to_owned()))
+                .with_value(format!("#{deploy}"))
+                .with_style(style),
+        )
+    };
+    vec![
+        SlackSectionBlock::new()
+            .with_text(SlackBlockText::from(SlackBlockMarkDownText::new(escape(
+                text,
+            ))))
+            .into(),
+        SlackActionsBlock::new(vec![
+            button("Approve", APPROVE_ACTION, SlackBlockButtonStyle::Primary),
+            button("Deny", DENY_ACTION, SlackBlockButtonStyle::Danger),
+        ])
+        .into(),
+    ]
 }
 
 /// Posts and edits in Slack (`chat.postMessage`, `chat.update`) with the bot token.
@@ -429,10 +522,48 @@ impl ChatOut for SlackOut {
         Ok(answer.ts.to_string())
     }
 
+    /// The request with Approve/Deny buttons (the text is also the notification's fallback),
+    /// then the bot's own ✅ and ❌ as hints: a failed `reactions.add` is only logged.
+    async fn post_request(
+        &self,
+        to: &Conversation,
+        text: &str,
+        deploy: i64,
+    ) -> Result<MsgId, ChatError> {
+        let channel = channel_id(&to.channel)?;
+        let request = SlackApiChatPostMessageRequest::new(
+            channel.clone(),
+            SlackMessageContent::new()
+                .with_text(escape(text))
+                .with_blocks(request_blocks(text, deploy)),
+        )
+        .opt_thread_ts(to.thread.clone().map(SlackTs::new));
+        let session = self.client.open_session(&self.token);
+        let answer = answered("chat.postMessage", session.chat_post_message(&request)).await?;
+        for name in [APPROVE_EMOJI, DENY_EMOJI] {
+            let hint = SlackApiReactionsAddRequest::new(
+                channel.clone(),
+                SlackReactionName::new(name.to_owned()),
+                answer.ts.clone(),
+            );
+            if let Err(err) = answered("reactions.add", session.reactions_add(&hint)).await {
+                tracing::warn!(
+                    "could not add the hint :{name}: to #{deploy}'s request in {}: {err:#}",
+                    to.channel
+                );
+            }
+        }
+        Ok(answer.ts.to_string())
+    }
+
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
+        // An edit shows its text alone: `blocks: []` removes a request's section and buttons,
+        // which would otherwise go on showing the old text (Slack keeps blocks not replaced).
         let request = SlackApiChatUpdateRequest::new(
             channel_id(channel)?,
-            SlackMessageContent::new().with_text(escape(text)),
+            SlackMessageContent::new()
+                .with_text(escape(text))
+                .with_blocks(Vec::new()),
             SlackTs::new(msg.clone()),
         );
         let session = self.client.open_session(&self.token);
@@ -515,6 +646,67 @@ mod tests {
             ("slack:C0OPS", "5.0", "+1::skin-tone-2")
         );
         assert!(!r.from_bot);
+    }
+
+    #[test]
+    fn the_bots_own_reactions_are_dropped() {
+        let ev = push(serde_json::json!({
+            "type": "reaction_added", "user": "U0BOT", "reaction": "white_check_mark",
+            "item": {"type": "message", "channel": "C0OPS", "ts": "5.0"}, "event_ts": "6.0",
+        }));
+        assert_eq!(translate(&ev, "U0BOT"), None);
+    }
+
+    fn block_actions(action_id: &str) -> SlackInteractionEvent {
+        serde_json::from_value(serde_json::json!({
+            "type": "block_actions",
+            "user": {"id": "U0CAROL", "username": "carol", "name": "carol", "team_id": "T0"},
+            "api_app_id": "A0", "token": "t", "trigger_id": "1.2.abc",
+            "container": {"type": "message", "message_ts": "5.0", "channel_id": "C0OPS", "is_ephemeral": false},
+            "team": {"id": "T0", "domain": "fake"},
+            "channel": {"id": "C0OPS", "name": "ops"},
+            "response_url": "https://hooks.slack.com/actions/T0/1/x",
+            "actions": [{
+                "action_id": action_id, "block_id": "b1", "value": "#1", "style": "primary",
+                "type": "button", "action_ts": "7.0",
+                "text": {"type": "plain_text", "text": "Approve", "emoji": true},
+            }],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_click_is_the_reaction_it_stands_for() {
+        let Some(ChatEvent::ReactionAdded(r)) = click(&block_actions(APPROVE_ACTION)) else {
+            panic!("not translated");
+        };
+        assert_eq!(r.channel, "slack:C0OPS");
+        assert_eq!(r.from.key(), "slack:U0CAROL");
+        assert_eq!(
+            (r.message.as_str(), r.emoji.as_str()),
+            ("5.0", "white_check_mark")
+        );
+        assert!(!r.from_bot);
+        assert_eq!(r.delivery.as_deref(), Some("click:7.0:U0CAROL"));
+        let Some(ChatEvent::ReactionAdded(r)) = click(&block_actions(DENY_ACTION)) else {
+            panic!("not translated");
+        };
+        assert_eq!(r.emoji, "x");
+        assert_eq!(click(&block_actions("someone_elses")), None);
+    }
+
+    #[test]
+    fn a_request_has_its_text_and_two_buttons() {
+        let blocks = serde_json::to_value(request_blocks("#3 a <b>", 3)).unwrap();
+        assert_eq!(blocks[0]["type"], "section");
+        assert_eq!(blocks[0]["text"]["text"], "#3 a &lt;b&gt;");
+        let buttons = &blocks[1]["elements"];
+        assert_eq!(blocks[1]["type"], "actions");
+        assert_eq!(buttons[0]["action_id"], APPROVE_ACTION);
+        assert_eq!(buttons[0]["style"], "primary");
+        assert_eq!(buttons[0]["value"], "#3");
+        assert_eq!(buttons[1]["action_id"], DENY_ACTION);
+        assert_eq!(buttons[1]["style"], "danger");
     }
 
     #[test]

@@ -80,7 +80,11 @@ pub async fn announce_again(inner: &Arc<Inner>, d: &Deploy) -> anyhow::Result<()
         )
     };
     if let Some(msg) = inner
-        .say(&d.channel, &request_text(inner, d, &rule, Some(&progress)))
+        .say_request(
+            &d.channel,
+            &request_text(inner, d, &rule, Some(&progress)),
+            d.id,
+        )
         .await
     {
         inner.store.set_status_message(d.id, &msg).await?;

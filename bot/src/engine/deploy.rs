@@ -170,7 +170,7 @@ async fn record(
             new.state = DeployState::AwaitingApproval;
             let d = inner.store.create_deploy(&new, now).await?;
             let text = super::approval::request_text(inner, &d, &rule, None);
-            if let Some(msg) = inner.say(channel, &text).await {
+            if let Some(msg) = inner.say_request(channel, &text, d.id).await {
                 inner.store.set_status_message(d.id, &msg).await?;
                 inner.store.set_approval_message(d.id, &msg).await?;
             }

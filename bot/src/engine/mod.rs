@@ -282,6 +282,24 @@ impl Inner {
         }
     }
 
+    /// Posts the approval request of deploy `id` (an adapter may add controls, see
+    /// [`ChatOut::post_request`]); a chat failure is logged, never fatal.
+    pub async fn say_request(
+        &self,
+        to: impl Into<Conversation>,
+        text: &str,
+        id: DeployId,
+    ) -> Option<String> {
+        let to = to.into();
+        match self.chat.post_request(&to, &self.shown(text), id).await {
+            Ok(id) => Some(id),
+            Err(err) => {
+                tracing::warn!("could not post to {}: {err:#}", to.channel);
+                None
+            }
+        }
+    }
+
     /// Says `text` unless this explanation was already given for this deploy and user.
     pub async fn say_once(
         &self,

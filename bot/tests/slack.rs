@@ -20,10 +20,15 @@ const APP_TOKEN: &str = "xapp-fake-app-token-5678";
 /// The shipped example with an empty `[slack]`, and without prod's weekend freeze (the bot runs
 /// on the real clock here, and a test must not depend on the day it runs).
 fn config(dir: &Path) -> std::path::PathBuf {
+    config_edited(dir, |text| text)
+}
+
+/// As [`config`], with `edit` applied to the example's text first.
+fn config_edited(dir: &Path, edit: impl Fn(String) -> String) -> std::path::PathBuf {
     common::example_edited(dir, "api", "", |text| {
         let weekend = "[[envs.prod.freeze]]\nname = \"weekend\"\nstart = \"0 16 * * FRI\"   # Friday 16:00 …\nend = \"0 8 * * MON\"      # … to Monday 08:00\ntimezone = \"Europe/Brussels\"\n";
         assert!(text.contains(weekend), "the example's weekend freeze moved");
-        format!("{}\n[slack]\n", text.replace(weekend, ""))
+        format!("{}\n[slack]\n", edit(text.replace(weekend, "")))
     })
 }
 
@@ -271,27 +276,7 @@ async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_in_slack() {
     let child = serve(&fake, dir.path(), &config(dir.path()));
     fake.wait_connected(20).await;
 
-    assert!(fake.send(&fake_slack::envelope(
-        "env-1",
-        "Ev0PROD",
-        fake_slack::message(
-            "C0OPS",
-            "U0ALICE",
-            "!deploy api to prod",
-            "1764756100.000100"
-        ),
-    )));
-    fake.wait_for(20, "the approval request", |calls| {
-        calls
-            .iter()
-            .any(|c| c.method == "chat.postMessage" && text(c).contains("needs 1 approval"))
-    })
-    .await;
-    let request = fake
-        .calls_of("chat.postMessage")
-        .into_iter()
-        .find(|c| text(c).contains("needs 1 approval"))
-        .unwrap();
+    let request = request_prod_deploy(&fake).await;
     let request_ts = "1764756000.000001";
     assert_eq!(field(&request, "channel"), Some("C0OPS"));
     assert!(
@@ -498,6 +483,212 @@ async fn one_event_on_both_connections_is_handled_once() {
     assert_eq!(fake.acks().iter().filter(|a| *a == "env-1").count(), 2);
     let all = fake.calls();
     assert!(!all.iter().any(|c| text(c).contains("#2")), "{all:#?}");
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+/// alice asks for `api@v2` in prod in #C0OPS; returns the approval request's `chat.postMessage`.
+async fn request_prod_deploy(fake: &FakeSlack) -> fake_slack::Call {
+    assert!(fake.send(&fake_slack::envelope(
+        "env-1",
+        "Ev0PROD",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api@v2 to prod",
+            "1764756100.000100"
+        ),
+    )));
+    fake.wait_for(20, "the approval request and its hints", |calls| {
+        calls.iter().filter(|c| c.method == "reactions.add").count() == 2
+    })
+    .await;
+    fake.calls_of("chat.postMessage")
+        .into_iter()
+        .find(|c| text(c).contains("needs "))
+        .expect("the approval request")
+}
+
+/// The ts of the first message the fake hands out: the approval request in these tests.
+const REQUEST_TS: &str = "1764756000.000001";
+
+/// `user` clicks the button `action_id` on the approval request; the `n`th click of the test.
+fn click(fake: &FakeSlack, n: u32, user: &str, action_id: &str) {
+    let at = format!("17647562{n:02}.000100");
+    assert!(fake.send(&fake_slack::interactive(
+        &format!("env-click-{n}"),
+        fake_slack::block_actions("C0OPS", user, REQUEST_TS, action_id, "#1", &at),
+    )));
+}
+
+/// The fake, a data directory and `deckhand serve` on the example edited by `edit`, connected.
+async fn started(edit: impl Fn(String) -> String) -> (FakeSlack, tempfile::TempDir, Serve) {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve(&fake, dir.path(), &config_edited(dir.path(), edit));
+    fake.wait_connected(20).await;
+    (fake, dir, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prod_deploy_is_approved_with_the_requests_approve_button() {
+    let (fake, _dir, child) = started(|text| text).await;
+
+    let request = request_prod_deploy(&fake).await;
+    let ts = REQUEST_TS;
+    // The request: a section with its text, then Approve and Deny, the text as fallback.
+    assert!(text(&request).contains("#1 api@v2 → prod"), "{request:?}");
+    let blocks = &request.body["blocks"];
+    assert_eq!(blocks[0]["type"], "section", "{blocks:#}");
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("needs 1 approval")
+    );
+    let buttons = &blocks[1]["elements"];
+    assert_eq!(blocks[1]["type"], "actions", "{blocks:#}");
+    assert_eq!(
+        (&buttons[0]["text"]["text"], &buttons[0]["style"]),
+        (&Value::from("Approve"), &Value::from("primary"))
+    );
+    assert_eq!(buttons[0]["action_id"], "deckhand_approve");
+    assert_eq!(buttons[0]["value"], "#1");
+    assert_eq!(
+        (&buttons[1]["text"]["text"], &buttons[1]["style"]),
+        (&Value::from("Deny"), &Value::from("danger"))
+    );
+    // The bot's own hints, on that message.
+    let hints: Vec<(String, String, String)> = fake
+        .calls_of("reactions.add")
+        .iter()
+        .map(|c| {
+            (
+                field(c, "channel").unwrap_or_default().to_owned(),
+                field(c, "timestamp").unwrap_or_default().to_owned(),
+                field(c, "name").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hints,
+        [
+            ("C0OPS".into(), ts.into(), "white_check_mark".into()),
+            ("C0OPS".into(), ts.into(), "x".into())
+        ]
+    );
+    // Slack then tells the bot of its own reactions: they are no vote and draw no answer.
+    for (i, name) in ["white_check_mark", "x"].iter().enumerate() {
+        assert!(fake.send(&fake_slack::envelope(
+            &format!("env-own-{i}"),
+            &format!("Ev0OWN{i}"),
+            fake_slack::reaction_added("C0OPS", fake_slack::BOT_USER, name, ts),
+        )));
+    }
+
+    // bob is no lead: his click is ignored, with the explanation.
+    click(&fake, 1, "U0BOB", "deckhand_approve");
+    fake.wait_for(20, "the explanation to bob", |calls| {
+        calls.iter().any(|c| {
+            c.method == "chat.postMessage" && text(c).contains("only leads can approve or deny #1")
+        })
+    })
+    .await;
+    fake.wait_ack("env-click-1", 10).await;
+    assert!(
+        !fake.calls().iter().any(|c| text(c).contains("bots")
+            || text(c).contains("denied")
+            || text(c).contains("approved by")),
+        "the bot's own reactions counted for nothing: {:#?}",
+        fake.calls()
+    );
+
+    // carol is U0CAROL in the shipped [people]: her click approves, and the deploy runs.
+    click(&fake, 2, "U0CAROL", "deckhand_approve");
+    wait_succeeded(&fake, "the deploy to succeed").await;
+    let updates = fake.calls_of("chat.update");
+    assert!(
+        updates
+            .iter()
+            .any(|c| field(c, "ts") == Some(ts) && text(c).contains("approved by carol")),
+        "{updates:#?}"
+    );
+    // An edit shows its text: the buttons go.
+    assert!(
+        updates
+            .iter()
+            .all(|c| c.body["blocks"] == Value::Array(vec![])),
+        "{updates:#?}"
+    );
+    fake.wait_ack("env-click-2", 10).await;
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prod_deploy_is_denied_with_the_requests_deny_button() {
+    let (fake, _dir, child) = started(|text| text).await;
+
+    request_prod_deploy(&fake).await;
+    click(&fake, 1, "U0CAROL", "deckhand_deny");
+    wait_request_says(&fake, REQUEST_TS, "denied by carol").await;
+    assert!(
+        !fake.calls().iter().any(|c| text(c).contains("succeeded")),
+        "a denied deploy never runs"
+    );
+    fake.wait_ack("env-click-1", 10).await;
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+/// Waits until the request `ts` was edited to say `what`.
+async fn wait_request_says(fake: &FakeSlack, ts: &str, what: &str) {
+    fake.wait_for(20, what, |calls| {
+        calls.iter().any(|c| {
+            c.method == "chat.update" && field(c, "ts") == Some(ts) && text(c).contains(what)
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_reaction_withdraws_an_approval_before_the_deploy_starts() {
+    // prod needing two leads' approvals (carol and dave are the shipped leads).
+    let (fake, _dir, child) = started(|text| {
+        let one = "required = 1\ngroup = \"leads\"";
+        assert!(text.contains(one), "prod's approvals moved");
+        text.replacen(one, "required = 2\ngroup = \"leads\"", 1)
+    })
+    .await;
+
+    let request = request_prod_deploy(&fake).await;
+    assert!(text(&request).contains("needs 2 approvals"), "{request:?}");
+    let ts = REQUEST_TS;
+    assert!(fake.send(&fake_slack::envelope(
+        "env-carol",
+        "Ev0CAROL",
+        fake_slack::reaction_added("C0OPS", "U0CAROL", "white_check_mark", ts),
+    )));
+    wait_request_says(&fake, ts, "Approved so far by carol; 1 more needed.").await;
+    assert!(fake.send(&fake_slack::envelope(
+        "env-carol-back",
+        "Ev0CAROLBACK",
+        fake_slack::reaction_removed("C0OPS", "U0CAROL", "white_check_mark", ts),
+    )));
+    wait_request_says(&fake, ts, "No approvals yet.").await;
+    // dave's click is now the only approval: the deploy still waits.
+    click(&fake, 1, "U0DAVE", "deckhand_approve");
+    wait_request_says(&fake, ts, "Approved so far by dave; 1 more needed.").await;
+    assert!(
+        !fake.calls().iter().any(|c| text(c).contains("succeeded")),
+        "nothing runs on one approval"
+    );
+    // carol's click makes two.
+    click(&fake, 2, "U0CAROL", "deckhand_approve");
+    wait_succeeded(&fake, "the deploy to succeed").await;
+
     let (status, out) = terminate(child).await;
     assert!(status.success(), "{status:?}\n{out}");
 }

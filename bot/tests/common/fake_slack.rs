@@ -1,12 +1,14 @@
 //! A fake Slack on 127.0.0.1 for the real slack-morphism client: the Web API methods deckhand
-//! calls (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`), answering
+//! calls (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
+//! `reactions.add`), answering
 //! with Slack's documented payload shapes and recording each call, and a Socket Mode WebSocket
 //! that sends `hello` and then the envelopes a test hands it, recording the acknowledgements.
 //!
 //! The shapes follow api.slack.com: a Web API answer is `{"ok": true, …}` or
 //! `{"ok": false, "error": "<code>"}` (HTTP 200 either way); an envelope is
 //! `{"type": "events_api", "envelope_id", "accepts_response_payload", "payload": {event_callback}}`
-//! and its acknowledgement `{"envelope_id": …}`. A payload slack-morphism cannot decode is
+//! and its acknowledgement `{"envelope_id": …}`; a button click is an `interactive` envelope
+//! whose payload is a `block_actions` interaction ([`block_actions`]). A payload slack-morphism cannot decode is
 //! dropped silently by it, so tests assert what the bot did, not only that nothing failed.
 #![allow(dead_code)]
 
@@ -173,6 +175,19 @@ impl FakeSlack {
         }
     }
 
+    /// Waits until the envelope `id` was acknowledged, or panics after `secs` seconds.
+    pub async fn wait_ack(&self, id: &str, secs: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while !self.acks().iter().any(|a| a == id) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "fake Slack: {id} not acknowledged within {secs}s; acks: {:?}",
+                self.acks()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until a Socket Mode connection is open (hello sent).
     pub async fn wait_connected(&self, secs: u64) {
         self.wait_connections(1, secs).await;
@@ -261,6 +276,7 @@ impl FakeSlack {
                     }
                     json!({"ok": true, "channel": str_of("channel"), "ts": ts, "message": message})
                 }
+                "reactions.add" => json!({"ok": true}),
                 "chat.update" => json!({
                     "ok": true, "channel": str_of("channel"), "ts": str_of("ts"),
                     "text": str_of("text"),
@@ -362,10 +378,67 @@ pub fn message(channel: &str, user: &str, text: &str, ts: &str) -> Value {
 
 /// A `reaction_added` event: `user` reacted `reaction` to the message `ts` in `channel`.
 pub fn reaction_added(channel: &str, user: &str, reaction: &str, ts: &str) -> Value {
+    reaction_event("reaction_added", channel, user, reaction, ts)
+}
+
+/// A `reaction_removed` event: `user` took back `reaction` from the message `ts`.
+pub fn reaction_removed(channel: &str, user: &str, reaction: &str, ts: &str) -> Value {
+    reaction_event("reaction_removed", channel, user, reaction, ts)
+}
+
+fn reaction_event(kind: &str, channel: &str, user: &str, reaction: &str, ts: &str) -> Value {
     json!({
-        "type": "reaction_added", "user": user, "reaction": reaction,
+        "type": kind, "user": user, "reaction": reaction,
         "item_user": BOT_USER,
         "item": {"type": "message", "channel": channel, "ts": ts},
         "event_ts": "1764756999.000100",
+    })
+}
+
+/// An `interactive` envelope as Slack sends it over Socket Mode.
+pub fn interactive(envelope_id: &str, payload: Value) -> Value {
+    json!({
+        "type": "interactive",
+        "envelope_id": envelope_id,
+        "accepts_response_payload": false,
+        "payload": payload,
+    })
+}
+
+/// A `block_actions` payload: `user` clicked the button `action_id` (value `value`) on the
+/// bot's message `ts` in `channel`, at `action_ts` (Slack's documented shape).
+pub fn block_actions(
+    channel: &str,
+    user: &str,
+    ts: &str,
+    action_id: &str,
+    value: &str,
+    action_ts: &str,
+) -> Value {
+    let name = user.trim_start_matches("U0").to_lowercase();
+    json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": name, "name": name, "team_id": "T0FAKE"},
+        "api_app_id": "A0FAKE",
+        "token": "verification-token-unused",
+        "container": {
+            "type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false,
+        },
+        "trigger_id": format!("1764756.{action_ts}.fake"),
+        "team": {"id": "T0FAKE", "domain": "fake"},
+        "enterprise": null,
+        "is_enterprise_install": false,
+        "channel": {"id": channel, "name": "ops"},
+        "message": {
+            "type": "message", "user": BOT_USER, "bot_id": "B0BOT", "text": "the request",
+            "ts": ts, "team": "T0FAKE",
+        },
+        "state": {"values": {}},
+        "response_url": "https://hooks.slack.com/actions/T0FAKE/1/fake",
+        "actions": [{
+            "action_id": action_id, "block_id": "fake-block", "value": value,
+            "type": "button", "action_ts": action_ts,
+            "text": {"type": "plain_text", "text": action_id, "emoji": true},
+        }],
     })
 }

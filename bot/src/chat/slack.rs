@@ -9,6 +9,10 @@
 //!   their id for now (no `users.info` yet).
 //! - The delivery id of an event is its `event_id`: Socket Mode may deliver one event on two
 //!   connections, and the engine handles a delivery once.
+//! - An approval request ([`ChatOut::post_request`]) has Approve and Deny buttons and the
+//!   bot's own ✅/❌ as hints; a click (a `block_actions` interaction) becomes the
+//!   `ReactionAdded` of ✅ or ❌ it stands for, so the engine's approval rules apply as they are.
+//!   The bot's own reactions are dropped.
 //! - Reconnecting is slack-morphism's: each of its (two, by default) WebSocket connections is
 //!   opened with `apps.connections.open`; one that closes, is asked to disconnect by Slack, or
 //!   stops answering pings (5 missed, one every 15 s) is replaced by a new one; a failed

@@ -39,8 +39,8 @@ pub const PLATFORM: &str = "slack";
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 /// What deckhand asks of Slack. Slack takes messages up to 40,000 characters, but a status
-/// message or a thread batch longer than ~3,000 is unreadable there (and a section of Block
-/// Kit, when buttons come, holds 3,000): the outbox cuts at 3,000 with a pointer to `status`
+/// message or a thread batch longer than ~3,000 is unreadable there (and the Block Kit section of
+/// an approval request holds 3,000): the outbox cuts at 3,000 with a pointer to `status`
 /// and `search`. `chat.update` is a Tier 3 method (~50 a minute per workspace); one edit a
 /// second per message keeps a few deploys at once under it, and a 429 is waited out anyway.
 pub const LIMITS: Limits = Limits {

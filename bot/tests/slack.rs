@@ -147,6 +147,22 @@ fn run(
     )
 }
 
+/// Exactly one deploy (#1, api to staging) was asked for: no #2, one status message.
+fn assert_one_staging_deploy(fake: &FakeSlack) {
+    let all = fake.calls();
+    assert!(
+        !all.iter().any(|c| text(c).contains("#2")),
+        "no second deploy: {all:#?}"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|c| c.method == "chat.postMessage" && text(c).contains("#1 api@main → staging"))
+            .count(),
+        1,
+        "one status message: {all:#?}"
+    );
+}
+
 fn field<'a>(call: &'a fake_slack::Call, key: &str) -> Option<&'a str> {
     call.body.get(key).and_then(Value::as_str)
 }
@@ -232,18 +248,7 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
         2,
         "both deliveries acknowledged"
     );
-    let all = fake.calls();
-    assert!(
-        !all.iter().any(|c| text(c).contains("#2")),
-        "no second deploy: {all:#?}"
-    );
-    assert_eq!(
-        all.iter()
-            .filter(|c| c.method == "chat.postMessage" && text(c).contains("#1 api@main → staging"))
-            .count(),
-        1,
-        "one status message: {all:#?}"
-    );
+    assert_one_staging_deploy(&fake);
 
     // Addressed by mention, in a thread: answered in that thread.
     let before = fake.calls_of("chat.postMessage").len();
@@ -473,6 +478,22 @@ fn check_names_the_missing_slack_secrets() {
         "{stdout}"
     );
     assert!(!stdout.contains(APP_TOKEN));
+    // A signing secret and no app token: the Events API over HTTP, on the default address.
+    let (code, stdout, _) = run(
+        "check",
+        &path,
+        None,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("slack: Events API over HTTP on 127.0.0.1:8080"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(SIGNING_SECRET) && !stdout.contains(BOT_TOKEN));
 
     // A token in the file is refused: secrets come from the environment only.
     let text = std::fs::read_to_string(&path).unwrap();
@@ -702,18 +723,7 @@ async fn the_events_api_over_http_runs_signed_events_once_and_refuses_the_rest_w
     let (code, _) = post_event(&addr, &signed(SIGNING_SECRET, unix_now(), &status), &status).await;
     assert_eq!(code, 200);
     wait_post_in(&fake, before, None, "the answer to !status").await;
-    let all = fake.calls();
-    assert!(
-        !all.iter().any(|c| text(c).contains("#2")),
-        "one deploy only: {all:#?}"
-    );
-    assert_eq!(
-        all.iter()
-            .filter(|c| c.method == "chat.postMessage" && text(c).contains("#1 api@main → staging"))
-            .count(),
-        1,
-        "one status message: {all:#?}"
-    );
+    assert_one_staging_deploy(&fake);
     assert_eq!(
         fake.calls_of("apps.connections.open").len(),
         0,

@@ -10,7 +10,9 @@
 //! - An `event_callback` is translated by [`super::translate`], exactly as over Socket Mode
 //!   (its delivery id is its `event_id`, so Slack's retries are handled once), handed to the
 //!   engine's queue, and answered 200 at once (Slack retries after 3 s). A full queue is
-//!   answered 503: Slack sends the event again later.
+//!   answered 503: Slack sends the event again later. So is every request once deckhand is
+//!   stopping (a SIGTERM): Slack sends those events again, to the next deckhand.
+//! - A client gets 10 s to send its headers and 10 s more for its body (at most 1 MB).
 //!
 //! slack-morphism's own `SlackClientEventsHyperListener` is not used: it drops the connection
 //! without an answer on a bad signature, where Slack (and a test) expects 401.
@@ -22,11 +24,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use sha2::Sha256;
 use slack_morphism::prelude::SlackPushEventCallback;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -120,10 +123,14 @@ impl Verifier {
     }
 }
 
+/// How long a client may take to send its headers, and then its body.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The running HTTP listener.
 pub struct Server {
     addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
+    handler: Arc<Handler>,
 }
 
 impl Server {
@@ -132,14 +139,17 @@ impl Server {
         self.addr
     }
 
-    /// Stops taking connections: no more events are taken (Slack retries what it did not get
-    /// answered).
+    /// Stops taking connections, and answers 503 on those still open: no more events are
+    /// taken (Slack sends again what it did not get a 200 for).
     pub fn shutdown(&self) {
+        self.handler.stopping.store(true, Ordering::SeqCst);
         self.accept.abort();
     }
 }
 
 struct Handler {
+    /// Set when stopping: every request is answered 503.
+    stopping: AtomicBool,
     verifier: Verifier,
     bot_user: String,
     events: mpsc::Sender<ChatEvent>,
@@ -157,11 +167,14 @@ pub async fn serve(
         .with_context(|| format!("listening on {addr} ([http] listen)"))?;
     let addr = listener.local_addr()?;
     let handler = Arc::new(Handler {
+        stopping: AtomicBool::new(false),
         verifier: Verifier::new(signing_secret),
         bot_user: bot_user.to_owned(),
         events,
     });
+    let accepting = handler.clone();
     let accept = tokio::spawn(async move {
+        let handler = accepting;
         loop {
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
@@ -179,6 +192,8 @@ pub async fn serve(
                     async move { Ok::<_, std::convert::Infallible>(handler.handle(req).await) }
                 });
                 if let Err(err) = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(READ_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service)
                     .await
                 {
@@ -187,7 +202,11 @@ pub async fn serve(
             });
         }
     });
-    Ok(Server { addr, accept })
+    Ok(Server {
+        addr,
+        accept,
+        handler,
+    })
 }
 
 fn answer(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
@@ -213,6 +232,9 @@ fn unix_now() -> i64 {
 
 impl Handler {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping");
+        }
         if req.uri().path() != EVENTS_PATH {
             return plain(StatusCode::NOT_FOUND, "not found");
         }
@@ -227,9 +249,11 @@ impl Handler {
         };
         let timestamp = header("x-slack-request-timestamp");
         let signature = header("x-slack-signature");
-        let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+        let body = Limited::new(req.into_body(), MAX_BODY).collect();
+        let body = match tokio::time::timeout(READ_TIMEOUT, body).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+            Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "body too slow"),
         };
         if let Err(why) = self.verifier.verify(
             timestamp.as_deref(),

@@ -2,10 +2,11 @@
 //! "Slack").
 //!
 //! Invariant: this module (with its child [`http`]) is the only one that imports slack-morphism,
-//! and it translates at once:
-//! a Slack event becomes a [`ChatEvent`] inside the listener's callback, which only hands it
-//! to a channel (the envelope is acknowledged when the callback returns), and what the engine
-//! says goes out through [`SlackOut`], a [`ChatOut`]. No slack-morphism type leaves this file.
+//! and it translates at once: a Slack event becomes a [`ChatEvent`] inside the Socket Mode
+//! listener's callback or the HTTP handler, which only hand it to a channel (the envelope is
+//! acknowledged when the callback returns; the HTTP request answered once it is queued), and
+//! what the engine says goes out through [`SlackOut`], a [`ChatOut`]. No slack-morphism type
+//! leaves this module.
 //!
 //! - Channels are `slack:<channel id>` on deckhand's side; accounts `slack:<user id>`, shown by
 //!   their id for now (no `users.info` yet).
@@ -246,7 +247,7 @@ impl Slack {
     ) -> anyhow::Result<Listener> {
         if let Some(secret) = &self.signing_secret {
             let server = http::serve(http, secret, &self.bot_user, events).await?;
-            return Ok(Listener::Http(server));
+            return Ok(Listener(Transports::Http(server)));
         }
         let Some(app_token) = &self.app_token else {
             anyhow::bail!("Slack Socket Mode needs an app-level token (SLACK_APP_TOKEN)");
@@ -270,12 +271,14 @@ impl Slack {
             .await
             .map_err(|err| anyhow::anyhow!("Slack Socket Mode: {}", describe(&err)))?;
         listener.start().await;
-        Ok(Listener::SocketMode(listener))
+        Ok(Listener(Transports::SocketMode(listener)))
     }
 }
 
 /// The running transport: Socket Mode's connections or the Events API's HTTP listener.
-pub enum Listener {
+pub struct Listener(Transports);
+
+enum Transports {
     SocketMode(SlackClientSocketModeListener<Connector>),
     Http(http::Server),
 }
@@ -283,17 +286,17 @@ pub enum Listener {
 impl Listener {
     /// Stops taking events: the connections are closed, or the HTTP listener stops accepting.
     pub async fn shutdown(&self) {
-        match self {
-            Listener::SocketMode(listener) => listener.shutdown().await,
-            Listener::Http(server) => server.shutdown(),
+        match &self.0 {
+            Transports::SocketMode(listener) => listener.shutdown().await,
+            Transports::Http(server) => server.shutdown(),
         }
     }
 
     /// How events arrive, for the start-up line: `over Socket Mode`, or the Events API's URL.
     pub fn describe(&self) -> String {
-        match self {
-            Listener::SocketMode(_) => "over Socket Mode".to_owned(),
-            Listener::Http(server) => format!(
+        match &self.0 {
+            Transports::SocketMode(_) => "over Socket Mode".to_owned(),
+            Transports::Http(server) => format!(
                 "over the Events API at http://{}{}",
                 server.local_addr(),
                 http::EVENTS_PATH

@@ -1,6 +1,8 @@
 # deckhand in a container: `docker build -t deckhand . && docker run --rm -it --init deckhand console`
 # In Slack: `docker run -d --init -e SLACK_BOT_TOKEN -e SLACK_APP_TOKEN -v $PWD/config:/app/config
 # -v deckhand:/data deckhand serve`, the mounted config having a `[slack]` table (README "Slack").
+# Over the Events API instead: `-e SLACK_SIGNING_SECRET` (no app token), `-p 8080:8080`, and
+# `[http] listen = "0.0.0.0:8080"` in the config, behind an HTTPS proxy.
 # `--init` reaps the processes a step leaves behind (deckhand is not an init). `docker stop`
 # sends SIGTERM: deckhand lets running deploys finish within [bot] shutdown_grace (30s), so give
 # it more than that: `docker stop -t 45` (docs/reliability.md).

@@ -41,8 +41,9 @@ enum Cmd {
         #[arg(long, env = "DECKHAND_DATA", default_value = ".deckhand")]
         data: PathBuf,
     },
-    /// Every chat adapter enabled in the configuration (today: Slack over Socket Mode, when
-    /// the configuration has a `[slack]` table and SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set).
+    /// Every chat adapter enabled in the configuration (today: Slack, when the configuration
+    /// has a `[slack]` table and SLACK_BOT_TOKEN is set: over Socket Mode with SLACK_APP_TOKEN,
+    /// else over the Events API on `[http] listen` with SLACK_SIGNING_SECRET).
     Serve {
         /// Configuration file [default: ./config/deckhand.toml, else the embedded example]
         #[arg(long)]
@@ -130,8 +131,16 @@ fn check(config: Option<PathBuf>) -> ExitCode {
             // here (the file is still valid, so this is no error).
             if cfg.slack.is_some() {
                 print_out(&match slack::Secrets::from_env() {
-                    Ok(_) => "slack: Socket Mode (SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set)"
-                        .to_owned(),
+                    Ok(s) => match s.transport {
+                        slack::Transport::SocketMode { .. } => {
+                            "slack: Socket Mode (SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set)"
+                                .to_owned()
+                        }
+                        slack::Transport::Http { .. } => format!(
+                            "slack: Events API over HTTP on {} (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set)",
+                            cfg.http.listen
+                        ),
+                    },
                     Err(missing) => format!(
                         "slack: [slack] is configured, but {} {} not set in this environment: `deckhand serve` needs {}",
                         missing.join(" and "),
@@ -175,7 +184,7 @@ fn serve(config: Option<PathBuf>, data: PathBuf) -> ExitCode {
         Ok(s) => s,
         Err(missing) => {
             eprintln!(
-                "deckhand serve: [slack] is configured but {} {} not set in the environment (the bot token `xoxb-…` and the app-level token `xapp-…` with connections:write; see README \"Slack\").",
+                "deckhand serve: [slack] is configured but {} {} not set in the environment (the bot token `xoxb-…`, and the app-level token `xapp-…` with connections:write for Socket Mode or SLACK_SIGNING_SECRET for the Events API over HTTP; see README \"Slack\").",
                 missing.join(" and "),
                 if missing.len() == 1 { "is" } else { "are" }
             );
@@ -207,6 +216,7 @@ async fn run_serve(
     // ends.
     let _claim = DataDir::claim(&data)?;
     let grace = config.bot.shutdown_grace;
+    let http = config.http.listen;
     let slack = slack::Slack::connect(&secrets).await?;
     let store = Store::open(&data.join("deckhand.db"))
         .await
@@ -219,10 +229,11 @@ async fn run_serve(
     let bot = Bot::start(Arc::new(config), store, chat, exec, Clock::real()).await?;
     // Events wait here for the engine; a full queue holds Slack's acknowledgement back.
     let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
-    let listener = slack.listen(events_tx).await?;
+    let listener = slack.listen(events_tx, http).await?;
     eprintln!(
-        "deckhand serve: in Slack as <@{}> over Socket Mode (data in {}).",
+        "deckhand serve: in Slack as <@{}> {} (data in {}).",
         slack.bot_user(),
+        listener.describe(),
         data.display()
     );
     let mut signals = Signals::new()?;

@@ -131,6 +131,11 @@ fn the_shipped_example_matches_the_contract() {
         other => panic!("expected a start/end window, got {other:?}"),
     }
     assert_eq!(c.ssh.host_key_policy, HostKeyPolicy::Strict);
+    assert_eq!(
+        c.http.listen.to_string(),
+        "127.0.0.1:8080",
+        "[http] listen's default"
+    );
     assert_eq!(c.ssh.max_sessions, 8);
 
     // The weekend window as loaded: Friday 20 November 2026, 16:00 in Brussels is 15:00 UTC.
@@ -866,6 +871,27 @@ fn bad_people_group_entries_and_channels_are_errors_with_positions() {
     let err = one_error(&config, &[("x.toml", RECIPE)]);
     assert!(
         err.contains("unknown field `teams`, expected `slack` or `discord`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn http_listen_is_an_address_and_port() {
+    let c = loads(
+        &format!("{CONFIG}\n[http]\nlisten = \"0.0.0.0:3000\"\n"),
+        &[("x.toml", RECIPE)],
+    );
+    assert_eq!(c.http.listen.to_string(), "0.0.0.0:3000");
+    let lines = CONFIG.lines().count();
+    let err = one_error(
+        &format!("{CONFIG}\n[http]\nlisten = \"localhost\"\n"),
+        &[("x.toml", RECIPE)],
+    );
+    assert!(
+        err.starts_with(&format!(
+            "deckhand.toml:{}:10: listen `localhost` is not an address and port",
+            lines + 3
+        )),
         "{err}"
     );
 }

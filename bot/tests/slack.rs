@@ -49,8 +49,14 @@ impl Drop for Serve {
     }
 }
 
-/// `deckhand serve` pointed at the fake, with a fresh data directory.
+/// `deckhand serve` over Socket Mode, pointed at the fake, with a fresh data directory.
 fn serve(fake: &FakeSlack, dir: &Path, config: &Path) -> Serve {
+    serve_with(fake, dir, config, ("SLACK_APP_TOKEN", APP_TOKEN))
+}
+
+/// `deckhand serve` with the bot token and `transport` (`SLACK_APP_TOKEN` or
+/// `SLACK_SIGNING_SECRET`) in its environment.
+fn serve_with(fake: &FakeSlack, dir: &Path, config: &Path, transport: (&str, &str)) -> Serve {
     let log = dir.join("serve.log");
     let child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(["serve", "--config"])
@@ -58,7 +64,9 @@ fn serve(fake: &FakeSlack, dir: &Path, config: &Path) -> Serve {
         .arg("--data")
         .arg(dir.join("data"))
         .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_APP_TOKEN", APP_TOKEN)
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("SLACK_SIGNING_SECRET")
+        .env(transport.0, transport.1)
         .env("SLACK_API_URL", &fake.api_url)
         .env("RUST_LOG", "trace")
         .env_remove("DECKHAND_DATA")
@@ -128,7 +136,12 @@ fn run(
     if let Some(data) = data {
         cmd.arg("--data").arg(data);
     }
-    for var in ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL"] {
+    for var in [
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_API_URL",
+    ] {
         cmd.env_remove(var);
     }
     let out = cmd.envs(env.iter().copied()).output().unwrap();
@@ -137,6 +150,22 @@ fn run(
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Exactly one deploy (#1, api to staging) was asked for: no #2, one status message.
+fn assert_one_staging_deploy(fake: &FakeSlack) {
+    let all = fake.calls();
+    assert!(
+        !all.iter().any(|c| text(c).contains("#2")),
+        "no second deploy: {all:#?}"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|c| c.method == "chat.postMessage" && text(c).contains("#1 api@main → staging"))
+            .count(),
+        1,
+        "one status message: {all:#?}"
+    );
 }
 
 fn field<'a>(call: &'a fake_slack::Call, key: &str) -> Option<&'a str> {
@@ -224,18 +253,7 @@ async fn a_staging_deploy_asked_in_slack_runs_with_its_status_edited_and_output_
         2,
         "both deliveries acknowledged"
     );
-    let all = fake.calls();
-    assert!(
-        !all.iter().any(|c| text(c).contains("#2")),
-        "no second deploy: {all:#?}"
-    );
-    assert_eq!(
-        all.iter()
-            .filter(|c| c.method == "chat.postMessage" && text(c).contains("#1 api@main → staging"))
-            .count(),
-        1,
-        "one status message: {all:#?}"
-    );
+    assert_one_staging_deploy(&fake);
 
     // Addressed by mention, in a thread: answered in that thread.
     let before = fake.calls_of("chat.postMessage").len();
@@ -358,7 +376,9 @@ async fn slack_answers_become_chat_errors_the_outbox_can_act_on() {
     let fake = FakeSlack::start().await;
     let slack = Slack::connect(&Secrets {
         bot_token: BOT_TOKEN.into(),
-        app_token: APP_TOKEN.into(),
+        transport: deckhand::chat::slack::Transport::SocketMode {
+            app_token: APP_TOKEN.into(),
+        },
         api_url: fake.api_url.clone(),
     })
     .await
@@ -443,6 +463,22 @@ fn check_names_the_missing_slack_secrets() {
         "{stdout}"
     );
     assert!(!stdout.contains(APP_TOKEN));
+    // A signing secret and no app token: the Events API over HTTP, on the default address.
+    let (code, stdout, _) = run(
+        "check",
+        &path,
+        None,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("slack: Events API over HTTP on 127.0.0.1:8080"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(SIGNING_SECRET) && !stdout.contains(BOT_TOKEN));
 
     // A token in the file is refused: secrets come from the environment only.
     let text = std::fs::read_to_string(&path).unwrap();
@@ -691,4 +727,209 @@ async fn a_removed_reaction_withdraws_an_approval_before_the_deploy_starts() {
 
     let (status, out) = terminate(child).await;
     assert!(status.success(), "{status:?}\n{out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Events API over HTTP
+// ---------------------------------------------------------------------------------------------
+
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// Slack's v0 signature of `body` at `ts`, as Slack computes it.
+fn sign(secret: &str, ts: i64, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `POST /slack/events` with `headers` (name, value); the status code and the body.
+async fn post_event(addr: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!(
+        "POST /slack/events HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The headers of a request signed with `secret` at `ts`.
+fn signed(secret: &str, ts: i64, body: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("X-Slack-Request-Timestamp", ts.to_string()),
+        ("X-Slack-Signature", sign(secret, ts, body)),
+    ]
+}
+
+/// The `host:port` the bot's HTTP listener took, read from its start-up line.
+async fn http_addr(bot: &Serve) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = std::fs::read_to_string(&bot.log).unwrap_or_default();
+        if let Some(rest) = log.split("over the Events API at http://").nth(1) {
+            return rest.split('/').next().unwrap().to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no HTTP listener announced:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Over HTTP: the challenge answered; a missing, forged, six-minute-old or replayed signature
+/// refused with 401 and never run; a signed deploy run once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_api_over_http_runs_signed_events_once_and_refuses_the_rest_with_401() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let shipped = std::fs::read_to_string(&config).unwrap();
+    // Port 0: the system picks one, and the start-up line names it.
+    std::fs::write(
+        &config,
+        format!("{shipped}\n[http]\nlisten = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    let child = serve_with(
+        &fake,
+        dir.path(),
+        &config,
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+    );
+    let addr = http_addr(&child).await;
+    assert_eq!(
+        fake.calls_of("auth.test").len(),
+        1,
+        "the token checked at start"
+    );
+
+    // url_verification: the challenge back.
+    let challenge = r#"{"token":"unused","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let (code, body) = post_event(
+        &addr,
+        &signed(SIGNING_SECRET, unix_now(), challenge),
+        challenge,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+
+    let event = |event_id: &str, text: &str, ts: &str| {
+        fake_slack::envelope(
+            "unused",
+            event_id,
+            fake_slack::message("C0OPS", "U0ALICE", text, ts),
+        )["payload"]
+            .to_string()
+    };
+    // Refused, each a deploy that would run if it were taken.
+    let forged = event("Ev0FORGED", "!deploy api to staging", "1764756001.000100");
+    let (code, _) = post_event(
+        &addr,
+        &signed("not-the-secret", unix_now(), &forged),
+        &forged,
+    )
+    .await;
+    assert_eq!(code, 401, "a forged signature");
+    let stale = event("Ev0STALE", "!deploy api to staging", "1764756002.000100");
+    let (code, _) = post_event(
+        &addr,
+        &signed(SIGNING_SECRET, unix_now() - 6 * 60, &stale),
+        &stale,
+    )
+    .await;
+    assert_eq!(code, 401, "a six-minute-old timestamp");
+    let bare = event("Ev0BARE", "!deploy api to staging", "1764756003.000100");
+    let (code, _) = post_event(&addr, &[], &bare).await;
+    assert_eq!(code, 401, "no signature headers");
+    let only_ts = vec![("X-Slack-Request-Timestamp", unix_now().to_string())];
+    let (code, _) = post_event(&addr, &only_ts, &bare).await;
+    assert_eq!(code, 401, "a timestamp but no signature");
+
+    // Signed: run, and answered at once (before the deploy ends).
+    let deploy = event(
+        "Ev0HTTPDEPLOY",
+        "!deploy api to staging",
+        "1764756100.000100",
+    );
+    let headers = signed(SIGNING_SECRET, unix_now(), &deploy);
+    let (code, _) = post_event(&addr, &headers, &deploy).await;
+    assert_eq!(code, 200);
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|c| text(c).contains("succeeded in")),
+        "answered before the deploy ended"
+    );
+    wait_succeeded(&fake, "the signed deploy").await;
+    // The very same request again: a replay.
+    let (code, _) = post_event(&addr, &headers, &deploy).await;
+    assert_eq!(code, 401, "a replayed signature");
+    // Slack's retry of the event (same event_id, signed anew): accepted, not run again.
+    let (code, _) = post_event(
+        &addr,
+        &signed(SIGNING_SECRET, unix_now() + 1, &deploy),
+        &deploy,
+    )
+    .await;
+    assert_eq!(code, 200, "a retry is signed anew");
+
+    // Handled in order: once `!status` is answered, everything before it was handled.
+    let before = fake.calls_of("chat.postMessage").len();
+    let status = event("Ev0HTTPSTATUS", "!status", "1764756200.000100");
+    let (code, _) = post_event(&addr, &signed(SIGNING_SECRET, unix_now(), &status), &status).await;
+    assert_eq!(code, 200);
+    wait_post_in(&fake, before, None, "the answer to !status").await;
+    assert_one_staging_deploy(&fake);
+    assert_eq!(
+        fake.calls_of("apps.connections.open").len(),
+        0,
+        "no Socket Mode"
+    );
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+    assert_eq!(
+        out.matches("(401)").count(),
+        5,
+        "each refusal logged:\n{out}"
+    );
+    assert!(
+        !out.contains(SIGNING_SECRET),
+        "the secret was printed:\n{out}"
+    );
 }

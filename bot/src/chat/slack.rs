@@ -1,9 +1,12 @@
-//! The Slack adapter, over Socket Mode (docs: README "Slack").
+//! The Slack adapter, over Socket Mode or the Events API over HTTP ([`http`]) (docs: README
+//! "Slack").
 //!
-//! Invariant: this is the only module that imports slack-morphism, and it translates at once:
-//! a Slack event becomes a [`ChatEvent`] inside the listener's callback, which only hands it
-//! to a channel (the envelope is acknowledged when the callback returns), and what the engine
-//! says goes out through [`SlackOut`], a [`ChatOut`]. No slack-morphism type leaves this file.
+//! Invariant: this module (with its child [`http`]) is the only one that imports slack-morphism,
+//! and it translates at once: a Slack event becomes a [`ChatEvent`] inside the Socket Mode
+//! listener's callback or the HTTP handler, which only hand it to a channel (the envelope is
+//! acknowledged when the callback returns; the HTTP request answered once it is queued), and
+//! what the engine says goes out through [`SlackOut`], a [`ChatOut`]. No slack-morphism type
+//! leaves this module.
 //!
 //! - Channels are `slack:<channel id>` on deckhand's side; accounts `slack:<user id>`, shown by
 //!   their id for now (no `users.info` yet).
@@ -19,6 +22,8 @@
 //!   connection attempt is retried every 30 s.
 //! - Tokens are kept in slack-morphism's token type, whose `Debug` shows only their length;
 //!   they are never logged nor printed.
+
+pub mod http;
 
 use super::{
     Account, ChatError, ChatEvent, ChatOut, Conversation, Limits, Message, MsgId, Reaction,
@@ -69,21 +74,36 @@ async fn answered<T>(
 
 type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 
+/// How Slack's events reach deckhand.
+#[derive(Clone)]
+pub enum Transport {
+    /// Socket Mode, with the app-level token (`SLACK_APP_TOKEN`, `xapp-…`).
+    SocketMode { app_token: String },
+    /// The Events API over HTTP on `[http] listen`, requests signed with
+    /// `SLACK_SIGNING_SECRET` ([`http`]).
+    Http { signing_secret: String },
+}
+
 /// The secrets and the address of the Web API (from the environment: `SLACK_BOT_TOKEN`,
-/// `SLACK_APP_TOKEN`, `SLACK_API_URL`). Its `Debug` hides the tokens.
+/// `SLACK_APP_TOKEN` or `SLACK_SIGNING_SECRET`, `SLACK_API_URL`). Its `Debug` hides the
+/// secrets.
 #[derive(Clone)]
 pub struct Secrets {
     pub bot_token: String,
-    pub app_token: String,
+    pub transport: Transport,
     /// The Web API base, without a trailing `/` (`https://slack.com/api`).
     pub api_url: String,
 }
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match self.transport {
+            Transport::SocketMode { .. } => "Socket Mode (app token <hidden>)",
+            Transport::Http { .. } => "HTTP (signing secret <hidden>)",
+        };
         f.debug_struct("Secrets")
             .field("bot_token", &"<hidden>")
-            .field("app_token", &"<hidden>")
+            .field("transport", &transport)
             .field("api_url", &self.api_url)
             .finish()
     }
@@ -91,19 +111,26 @@ impl std::fmt::Debug for Secrets {
 
 impl Secrets {
     /// The secrets from the environment, or the names of the variables that are missing.
+    /// `SLACK_APP_TOKEN` chooses Socket Mode; without it, `SLACK_SIGNING_SECRET` chooses the
+    /// Events API over HTTP; with neither, `SLACK_APP_TOKEN` is named missing.
     pub fn from_env() -> Result<Secrets, Vec<&'static str>> {
         let get = |name: &'static str| {
             std::env::var(name)
                 .ok()
                 .filter(|v| !v.trim().is_empty())
+                .map(|v| v.trim().to_owned())
                 .ok_or(name)
         };
         let bot = get("SLACK_BOT_TOKEN");
-        let app = get("SLACK_APP_TOKEN");
-        match (bot, app) {
-            (Ok(bot_token), Ok(app_token)) => Ok(Secrets {
-                bot_token: bot_token.trim().to_owned(),
-                app_token: app_token.trim().to_owned(),
+        let transport = match (get("SLACK_APP_TOKEN"), get("SLACK_SIGNING_SECRET")) {
+            (Ok(app_token), _) => Ok(Transport::SocketMode { app_token }),
+            (Err(_), Ok(signing_secret)) => Ok(Transport::Http { signing_secret }),
+            (Err(app), Err(_)) => Err(app),
+        };
+        match (bot, transport) {
+            (Ok(bot_token), Ok(transport)) => Ok(Secrets {
+                bot_token,
+                transport,
                 api_url: std::env::var("SLACK_API_URL")
                     .ok()
                     .filter(|v| !v.trim().is_empty())
@@ -112,7 +139,7 @@ impl Secrets {
                         |u| u.trim().trim_end_matches('/').to_owned(),
                     ),
             }),
-            (bot, app) => Err([bot.err(), app.err()].into_iter().flatten().collect()),
+            (bot, transport) => Err([bot.err(), transport.err()].into_iter().flatten().collect()),
         }
     }
 }
@@ -121,7 +148,10 @@ impl Secrets {
 pub struct Slack {
     client: Arc<SlackClient<Connector>>,
     bot_token: SlackApiToken,
-    app_token: SlackApiToken,
+    /// Socket Mode's app-level token; `None` over HTTP.
+    app_token: Option<SlackApiToken>,
+    /// The Events API's signing secret; `None` over Socket Mode.
+    signing_secret: Option<String>,
     /// The bot's own user id (`auth.test`).
     bot_user: String,
 }
@@ -166,7 +196,16 @@ impl Slack {
                 .with_slack_api_url(&secrets.api_url);
         let client = Arc::new(SlackClient::new(connector));
         let bot_token = SlackApiToken::new(secrets.bot_token.clone().into());
-        let app_token = SlackApiToken::new(secrets.app_token.clone().into());
+        let app_token = match &secrets.transport {
+            Transport::SocketMode { app_token } => {
+                Some(SlackApiToken::new(app_token.clone().into()))
+            }
+            Transport::Http { .. } => None,
+        };
+        let signing_secret = match &secrets.transport {
+            Transport::SocketMode { .. } => None,
+            Transport::Http { signing_secret } => Some(signing_secret.clone()),
+        };
         let me = client
             .open_session(&bot_token)
             .auth_test()
@@ -181,6 +220,7 @@ impl Slack {
             client,
             bot_token,
             app_token,
+            signing_secret,
             bot_user: me.user_id.to_string(),
         })
     }
@@ -199,10 +239,24 @@ impl Slack {
         }
     }
 
-    /// Opens the Socket Mode connections; every event deckhand cares about is translated and
-    /// sent to `events` (a full channel holds the acknowledgement back, so Slack redelivers
-    /// rather than deckhand losing it).
-    pub async fn listen(&self, events: mpsc::Sender<ChatEvent>) -> anyhow::Result<Listener> {
+    /// Starts taking events, over the transport the secrets chose: Socket Mode's connections
+    /// (events and button clicks), or the Events API's HTTP listener on `http` (`[http]
+    /// listen`; events only, clicks are not wired there yet). Every event deckhand
+    /// cares about is translated and sent to `events` (over Socket Mode a full channel holds
+    /// the acknowledgement back, so Slack redelivers rather than deckhand losing it; over HTTP
+    /// it is answered 503, and Slack sends it again).
+    pub async fn listen(
+        &self,
+        events: mpsc::Sender<ChatEvent>,
+        http: std::net::SocketAddr,
+    ) -> anyhow::Result<Listener> {
+        if let Some(secret) = &self.signing_secret {
+            let server = http::serve(http, secret, &self.bot_user, events).await?;
+            return Ok(Listener(Transports::Http(server)));
+        }
+        let Some(app_token) = &self.app_token else {
+            anyhow::bail!("Slack Socket Mode needs an app-level token (SLACK_APP_TOKEN)");
+        };
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_push_events(on_push_event)
             .with_interaction_events(on_interaction);
@@ -220,23 +274,41 @@ impl Slack {
             callbacks,
         );
         listener
-            .listen_for(&self.app_token)
+            .listen_for(app_token)
             .await
             .map_err(|err| anyhow::anyhow!("Slack Socket Mode: {}", describe(&err)))?;
         listener.start().await;
-        Ok(Listener { listener })
+        Ok(Listener(Transports::SocketMode(listener)))
     }
 }
 
-/// The running Socket Mode connections.
-pub struct Listener {
-    listener: SlackClientSocketModeListener<Connector>,
+/// The running transport: Socket Mode's connections or the Events API's HTTP listener.
+pub struct Listener(Transports);
+
+enum Transports {
+    SocketMode(SlackClientSocketModeListener<Connector>),
+    Http(http::Server),
 }
 
 impl Listener {
-    /// Closes the connections: no more events are taken.
+    /// Stops taking events: the connections are closed, or the HTTP listener stops accepting.
     pub async fn shutdown(&self) {
-        self.listener.shutdown().await;
+        match &self.0 {
+            Transports::SocketMode(listener) => listener.shutdown().await,
+            Transports::Http(server) => server.shutdown(),
+        }
+    }
+
+    /// How events arrive, for the start-up line: `over Socket Mode`, or the Events API's URL.
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            Transports::SocketMode(_) => "over Socket Mode".to_owned(),
+            Transports::Http(server) => format!(
+                "over the Events API at http://{}{}",
+                server.local_addr(),
+                http::EVENTS_PATH
+            ),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Checks `config/deckhand.toml`: `[bot]`, `[groups]`, `[people]`, `[envs.*]`, `[ssh]`, `[slack]`.
+//! Checks `config/deckhand.toml`: `[bot]`, `[groups]`, `[people]`, `[envs.*]`, `[ssh]`, `[slack]`, `[http]`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,10 +8,10 @@ use toml::Spanned;
 use crate::config::check::{Checker, is_plain_name};
 use crate::config::diagnostic::did_you_mean;
 use crate::config::policy::{check_approvals, check_emergency};
-use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawPerson};
+use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawHttp, RawPerson};
 use crate::config::ssh::check_ssh;
 use crate::config::windows::check_freezes;
-use crate::core::model::{BotSettings, EnvPolicy, SlackSettings, SshSettings};
+use crate::core::model::{BotSettings, EnvPolicy, HttpSettings, SlackSettings, SshSettings};
 use crate::core::names::EnvName;
 use crate::core::people::{GROUP_PLATFORMS, PLATFORMS, People};
 
@@ -26,6 +26,8 @@ pub(crate) struct CheckedConfig {
     pub ssh: Option<SshSettings>,
     /// `[slack]`, when present.
     pub slack: Option<SlackSettings>,
+    /// `[http]`, or its defaults.
+    pub http: HttpSettings,
     /// The recipes directory, and where the file names it (for "no recipes there").
     pub recipes: PathBuf,
     pub recipes_at: Option<Spanned<String>>,
@@ -42,6 +44,7 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
     let bot = check_bot(c, raw.bot, &env_names, recipes.clone());
     let ssh = check_ssh(c, raw.ssh, dir);
     let slack = raw.slack.map(|_| SlackSettings {});
+    let http = check_http(c, raw.http);
     CheckedConfig {
         bot,
         groups,
@@ -50,9 +53,29 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
         env_names,
         ssh,
         slack,
+        http,
         recipes,
         recipes_at,
     }
+}
+
+/// `[http] listen`: an IP address and a port (`127.0.0.1:8080`, `0.0.0.0:8080`, `[::]:8080`).
+fn check_http(c: &mut Checker<'_>, raw: Option<RawHttp>) -> HttpSettings {
+    let mut http = HttpSettings::default();
+    if let Some(listen) = raw.and_then(|r| r.listen) {
+        match listen.get_ref().trim().parse() {
+            Ok(addr) => http.listen = addr,
+            Err(_) => c.error(
+                &listen,
+                format!(
+                    "listen `{}` is not an address and port; expected e.g. \"127.0.0.1:8080\" \
+                     or \"0.0.0.0:8080\" (an IP address, not a host name)",
+                    listen.get_ref()
+                ),
+            ),
+        }
+    }
+    http
 }
 
 /// `bot.recipes`, relative to the config file's directory; default `deploy.d` there.

@@ -70,6 +70,7 @@ impl Config {
                 apps,
                 ssh,
                 slack: c.slack,
+                http: c.http,
                 path,
             });
         }

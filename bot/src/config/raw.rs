@@ -51,6 +51,14 @@ pub(crate) struct RawConfig {
     pub envs: Option<S<Entries<S<RawEnv>>>>,
     pub ssh: Option<RawSsh>,
     pub slack: Option<RawSlack>,
+    pub http: Option<RawHttp>,
+}
+
+/// `[http]`: deckhand's HTTP listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub listen: Option<S<String>>,
 }
 
 /// `[slack]`: present means "run the Slack adapter" (its secrets come from the environment).

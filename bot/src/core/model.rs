@@ -27,6 +27,8 @@ pub struct Config {
     pub ssh: SshSettings,
     /// `[slack]`: `Some` when the table is present, so `deckhand serve` runs the Slack adapter.
     pub slack: Option<SlackSettings>,
+    /// `[http]`: deckhand's HTTP listener (the Slack Events API when it is Slack's transport).
+    pub http: HttpSettings,
     /// The configuration file this was loaded from.
     pub path: PathBuf,
 }
@@ -35,6 +37,22 @@ pub struct Config {
 /// (`SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`, `SLACK_API_URL`) come from the environment only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlackSettings {}
+
+/// `[http]`: where deckhand's HTTP listener binds. Used only when a transport needs it (Slack's
+/// Events API: `SLACK_SIGNING_SECRET` set and `SLACK_APP_TOKEN` not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `listen`: an address and port; default `127.0.0.1:8080`.
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> HttpSettings {
+        HttpSettings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
 
 /// `[bot]`.
 #[derive(Debug, Clone)]

@@ -488,6 +488,7 @@ mod tests {
             apps: Vec::new(),
             ssh: SshSettings::default(),
             slack: None,
+            http: Default::default(),
             path: "deckhand.toml".into(),
         }
     }

@@ -11,10 +11,8 @@ use deckhand::chat::hub::Hub;
 use deckhand::chat::memory::{Call, Failure, MemoryChat, Outcome, Request};
 use deckhand::chat::outbox::{CUT_POINTER, DOWN_AFTER};
 use deckhand::chat::{CONSOLE, ChatEvent, Limits};
-use deckhand::config::Config;
 use deckhand::core::lifecycle::DeployState;
 use deckhand::engine::Bot;
-use deckhand::exec::Router;
 use deckhand::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,8 +44,6 @@ impl Both {
     /// The same with the configuration at `config`.
     async fn start_with(config: std::path::PathBuf, limits: Limits) -> Both {
         let data = tempfile::tempdir().unwrap();
-        let config = Arc::new(Config::load(&config).expect("the config loads"));
-        let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
         let console = SharedBuf::default();
         let mem = Arc::new(MemoryChat::new(limits));
         let hub = Hub::new()
@@ -56,16 +52,13 @@ impl Both {
                 Arc::new(ConsoleOut::new(Box::new(console.clone()))),
             )
             .with("mem", mem.clone());
-        let exec = Arc::new(Router::new(data.path(), &config.ssh).unwrap());
-        let bot = Bot::start(
-            config,
-            store.clone(),
+        let (bot, store) = common::start_bot(
+            &config,
+            data.path(),
             Arc::new(hub),
-            exec,
             clock("2026-11-23T10:00:00Z"),
         )
-        .await
-        .unwrap();
+        .await;
         Both {
             bot,
             store,

@@ -10,10 +10,8 @@ use deckhand::chat::console::{CHANNEL, ConsoleOut};
 use deckhand::chat::hub::Hub;
 use deckhand::chat::memory::MemoryChat;
 use deckhand::chat::{CONSOLE, ChatEvent, Limits};
-use deckhand::config::Config;
 use deckhand::core::lifecycle::DeployState;
 use deckhand::engine::Bot;
-use deckhand::exec::Router;
 use deckhand::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +28,6 @@ struct Three {
 impl Three {
     async fn start(config: std::path::PathBuf) -> Three {
         let data = tempfile::tempdir().unwrap();
-        let config = Arc::new(Config::load(&config).expect("the config loads"));
-        let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
         let console = SharedBuf::default();
         let slack = Arc::new(MemoryChat::new(Limits::NONE));
         let discord = Arc::new(MemoryChat::new(Limits {
@@ -46,16 +42,13 @@ impl Three {
             )
             .with("slack", slack.clone())
             .with("discord", discord.clone());
-        let exec = Arc::new(Router::new(data.path(), &config.ssh).unwrap());
-        let bot = Bot::start(
-            config,
-            store.clone(),
+        let (bot, store) = common::start_bot(
+            &config,
+            data.path(),
             Arc::new(hub),
-            exec,
             clock("2026-11-23T10:00:00Z"),
         )
-        .await
-        .unwrap();
+        .await;
         Three {
             bot,
             store,
@@ -185,19 +178,14 @@ async fn deploys_asked_on_slack_and_on_discord_to_one_target_queue_behind_each_o
 #[tokio::test]
 async fn a_platforms_own_mention_form_addresses_the_bot() {
     let data = tempfile::tempdir().unwrap();
-    let config = Arc::new(Config::load(&example_config()).unwrap());
-    let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
     let slack = Arc::new(MemoryChat::new(Limits::NONE).with_mentions(&["<@U0BOT>"]));
-    let exec = Arc::new(Router::new(data.path(), &config.ssh).unwrap());
-    let bot = Bot::start(
-        config,
-        store,
+    let (bot, _store) = common::start_bot(
+        &example_config(),
+        data.path(),
         Arc::new(Hub::new().with("slack", slack.clone())),
-        exec,
         clock("2026-11-23T10:00:00Z"),
     )
-    .await
-    .unwrap();
+    .await;
     let say = |text: &str| ChatEvent::Message(message("slack:C0OPS", "slack:U0ALICE", text, false));
     bot.handle(say("<@U0BOT> wcid api")).await;
     bot.handle(say("deckhand: wcid web")).await;

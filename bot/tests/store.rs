@@ -1151,3 +1151,33 @@ async fn a_log_from_before_0003_is_migrated_and_stays_searchable() {
         ["alice requested deploy api@v3 to prod"]
     );
 }
+
+#[tokio::test]
+async fn a_delivery_is_new_once_and_forgotten_after_a_week() {
+    let store = Store::open_in_memory().await.unwrap();
+    let day = chrono::Duration::days(1);
+    let start = t(0);
+    assert!(store.first_delivery("slack:Ev1", start).await.unwrap());
+    assert!(
+        !store
+            .first_delivery("slack:Ev1", start + day)
+            .await
+            .unwrap()
+    );
+    assert!(store.first_delivery("discord:Ev1", start).await.unwrap());
+    // Six days on, nothing is old enough; eight days on, both are forgotten.
+    assert_eq!(
+        store.forget_old_deliveries(start + day * 6).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.forget_old_deliveries(start + day * 8).await.unwrap(),
+        2
+    );
+    assert!(
+        store
+            .first_delivery("slack:Ev1", start + day * 8)
+            .await
+            .unwrap()
+    );
+}

@@ -272,14 +272,7 @@ impl Inner {
 
     /// Posts a message; a chat failure is logged, never fatal.
     pub async fn say(&self, to: impl Into<Conversation>, text: &str) -> Option<String> {
-        let to = to.into();
-        match self.chat.post(&to, &self.shown(text)).await {
-            Ok(id) => Some(id),
-            Err(err) => {
-                tracing::warn!("could not post to {}: {err:#}", to.channel);
-                None
-            }
-        }
+        self.post(to.into(), text, None).await
     }
 
     /// Posts the approval request of deploy `id` (an adapter may add controls, see
@@ -290,14 +283,24 @@ impl Inner {
         text: &str,
         id: DeployId,
     ) -> Option<String> {
-        let to = to.into();
-        match self.chat.post_request(&to, &self.shown(text), id).await {
-            Ok(id) => Some(id),
-            Err(err) => {
-                tracing::warn!("could not post to {}: {err:#}", to.channel);
-                None
-            }
-        }
+        self.post(to.into(), text, Some(id)).await
+    }
+
+    /// A post, or the approval request of `request`, as shown; `None` (logged) when it failed.
+    async fn post(
+        &self,
+        to: Conversation,
+        text: &str,
+        request: Option<DeployId>,
+    ) -> Option<String> {
+        let text = self.shown(text);
+        let posted = match request {
+            Some(id) => self.chat.post_request(&to, &text, id).await,
+            None => self.chat.post(&to, &text).await,
+        };
+        posted
+            .inspect_err(|err| tracing::warn!("could not post to {}: {err:#}", to.channel))
+            .ok()
     }
 
     /// Says `text` unless this explanation was already given for this deploy and user.
@@ -401,15 +404,24 @@ async fn dispatch(
     }
 }
 
-/// Once a second: expire approval requests nobody answered in time. Stops with the bot.
+/// Once a second: expire approval requests nobody answered in time; once an hour (and at
+/// start), forget chat deliveries older than a week. Stops with the bot.
 async fn ticker(inner: std::sync::Weak<Inner>) {
+    const PRUNE_EVERY: u32 = 3600;
     let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u32;
     loop {
         every.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         if let Err(err) = approval::expire_due(&inner).await {
             tracing::error!("expiring approval requests: {err:#}");
         }
+        if ticks.is_multiple_of(PRUNE_EVERY)
+            && let Err(err) = inner.store.forget_old_deliveries(inner.clock.now()).await
+        {
+            tracing::error!("forgetting old chat deliveries: {err:#}");
+        }
+        ticks = ticks.wrapping_add(1);
     }
 }

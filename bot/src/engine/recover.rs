@@ -25,11 +25,11 @@ const ACTOR: &str = "deckhand";
 /// and deploys that were approved or queued are put back in line behind them, oldest first.
 pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
     let now = inner.clock.now();
+    // Also ends the running steps of every unreleased interrupted deploy (a forced stop's too).
     inner
         .store
         .interrupt_running("deckhand stopped while it ran", now)
         .await?;
-    inner.store.end_steps_of_interrupted(now).await?;
 
     // One sweep per target, holding it like a running deploy does.
     let mut held: BTreeMap<(String, String), Vec<Deploy>> = BTreeMap::new();

@@ -406,7 +406,7 @@ impl Store {
 
     /// Every step still `running` of an interrupted deploy ends `interrupted`: nobody will
     /// report its end any more.
-    pub async fn end_steps_of_interrupted(&self, at: DateTime<Utc>) -> anyhow::Result<u64> {
+    async fn end_steps_of_interrupted(&self, at: DateTime<Utc>) -> anyhow::Result<u64> {
         let done = sqlx::query(
             "UPDATE steps SET outcome = 'interrupted', finished_at = ? \
              WHERE outcome = 'running' AND deploy_id IN \

@@ -63,6 +63,23 @@ pub fn clock(now: &str) -> Clock {
     Clock::starting_at(chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc())
 }
 
+/// The real bot on the configuration at `config`, its log and local hosts in `data`, speaking
+/// through `chat`; with its store.
+pub async fn start_bot(
+    config: &Path,
+    data: &Path,
+    chat: Arc<dyn ChatOut>,
+    clock: Clock,
+) -> (Bot, Store) {
+    let config = Arc::new(Config::load(config).expect("the config loads"));
+    let store = Store::open(&data.join("deckhand.db")).await.unwrap();
+    let exec = Arc::new(Router::new(data, &config.ssh).unwrap());
+    let bot = Bot::start(config, store.clone(), chat, exec, clock)
+        .await
+        .unwrap();
+    (bot, store)
+}
+
 /// `carol` is the console user carol; `slack:U0CAROL` that Slack account (the console stands in
 /// for every platform).
 pub fn account(user: &str) -> Account {
@@ -129,15 +146,9 @@ impl TestBot {
     }
 
     pub async fn with(config: PathBuf, data: tempfile::TempDir, clock: Clock) -> Self {
-        let config = Arc::new(Config::load(&config).expect("the config loads"));
-        let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
         let buf = SharedBuf::default();
         let out = Arc::new(ConsoleOut::new(Box::new(buf.clone())));
-        let exec = Arc::new(Router::new(data.path(), &config.ssh).unwrap());
-        let chat: Arc<dyn ChatOut> = out.clone();
-        let bot = Bot::start(config, store.clone(), chat, exec, clock)
-            .await
-            .unwrap();
+        let (bot, store) = start_bot(&config, data.path(), out.clone(), clock).await;
         Self {
             bot,
             store,

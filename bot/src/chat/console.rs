@@ -178,6 +178,7 @@ fn account(word: &str) -> Result<Account, String> {
                 && plain(id) =>
         {
             Ok(Account {
+                groups: None,
                 platform: platform.to_owned(),
                 id: id.to_owned(),
                 display: word.to_owned(),
@@ -296,10 +297,7 @@ mod tests {
             .await
             .unwrap();
         out.edit(CHANNEL, &m1, "hello again").await.unwrap();
-        let thread = Conversation {
-            channel: CHANNEL.into(),
-            thread: Some(m1.clone()),
-        };
+        let thread = Conversation::thread(CHANNEL, Some(m1.clone()));
         let m2 = out.post(&thread, "in a thread").await.unwrap();
         assert_eq!(m2, "m2");
         assert!(out.knows("m1") && out.knows("m2") && !out.knows("m3"));
@@ -341,11 +339,7 @@ mod tests {
         );
         assert_eq!(
             parse_control("/as slack:U0CAROL"),
-            Ok(Control::As(Account {
-                platform: "slack".into(),
-                id: "U0CAROL".into(),
-                display: "slack:U0CAROL".into()
-            }))
+            Ok(Control::As(Account::new("slack", "U0CAROL", "slack:U0CAROL")))
         );
         assert!(parse_control("/as console:carol").is_err());
         assert!(parse_control("/as slack:").is_err());

@@ -85,11 +85,26 @@ impl ChatOut for Hub {
             .await
     }
 
+    async fn refuse(&self, to: &Conversation, text: &str) -> Result<Option<MsgId>, ChatError> {
+        self.route(&to.channel)?.refuse(to, text).await
+    }
+
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
         self.route(channel)?.edit(channel, msg, text).await
     }
 
-    /// Flushes every platform at once: a slow one does not hold the others' deliveries back.
+    async fn edit_request(
+        &self,
+        channel: &str,
+        msg: &MsgId,
+        text: &str,
+        deploy: i64,
+    ) -> Result<(), ChatError> {
+        self.route(channel)?
+            .edit_request(channel, msg, text, deploy)
+            .await
+    }
+
     fn limits_for(&self, channel: &str) -> Limits {
         self.route(channel).map_or(Limits::NONE, |o| o.limits())
     }
@@ -100,6 +115,7 @@ impl ChatOut for Hub {
         self.outboxes.values().flat_map(|o| o.mentions()).collect()
     }
 
+    /// Flushes every platform at once: a slow one does not hold the others' deliveries back.
     async fn flush(&self) {
         futures::future::join_all(self.outboxes.values().map(|o| o.flush())).await;
     }

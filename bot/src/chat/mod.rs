@@ -34,6 +34,10 @@ pub struct Account {
     pub id: String,
     /// The name the platform shows (a Slack display name can be changed by its owner).
     pub display: String,
+    /// The platform groups (`discord-role:<id>`, `slack-group:S0…`) the account is in, as the
+    /// platform told with this event; `None` when it did not say (a Discord DM carries no
+    /// member data). `Some` replaces what the engine knew of this account's platform groups.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Account {
@@ -44,6 +48,17 @@ impl Account {
             platform: CONSOLE.to_owned(),
             id: name.to_owned(),
             display: name.to_owned(),
+            groups: None,
+        }
+    }
+
+    /// An account on `platform` shown as `display`, whose platform groups were not told.
+    pub fn new(platform: &str, id: &str, display: &str) -> Account {
+        Account {
+            platform: platform.to_owned(),
+            id: id.to_owned(),
+            display: display.to_owned(),
+            groups: None,
         }
     }
 
@@ -65,6 +80,11 @@ pub const CONSOLE: &str = "console";
 pub struct Conversation {
     pub channel: String,
     pub thread: Option<MsgId>,
+    /// The invocation this conversation answers, when the command came as one (a Slack or
+    /// Discord slash command): the adapter's own handle (who typed it, the interaction's token),
+    /// opaque to the engine, which never stores it. With it, [`ChatOut::refuse`] shows a refusal
+    /// to the person who typed the command only.
+    pub invocation: Option<String>,
 }
 
 impl Conversation {
@@ -73,7 +93,23 @@ impl Conversation {
         Conversation {
             channel: channel.to_owned(),
             thread: None,
+            invocation: None,
         }
+    }
+
+    /// A thread of `channel` (the channel itself when `thread` is `None`).
+    pub fn thread(channel: &str, thread: Option<MsgId>) -> Conversation {
+        Conversation {
+            channel: channel.to_owned(),
+            thread,
+            invocation: None,
+        }
+    }
+
+    /// The same place without the invocation: where later messages (a deploy's status, its
+    /// output) go.
+    pub fn place(&self) -> Conversation {
+        Conversation::thread(&self.channel, self.thread.clone())
     }
 }
 
@@ -119,6 +155,10 @@ pub enum ChatEvent {
     Message(Message),
     ReactionAdded(Reaction),
     ReactionRemoved(Reaction),
+    /// The members of a platform group (`slack-group:S0…`), as the platform listed them: they
+    /// replace what the engine knew of that group. Adapters send it for the groups the
+    /// configuration names ([`crate::core::people::GROUP_PLATFORMS`]) when they learn them.
+    Members { group: String, accounts: Vec<Account> },
 }
 
 /// A reaction on a message.
@@ -214,8 +254,36 @@ pub trait ChatOut: Send + Sync {
         self.post(to, text).await
     }
 
+    /// Says why deckhand will not do what was asked. Where the command came as an invocation
+    /// ([`Conversation::invocation`], a slash command) an adapter shows it to its asker only
+    /// (Slack's ephemeral messages); by default, and everywhere else, a plain [`post`]. Returns
+    /// the message's id when it is a message others see.
+    ///
+    /// [`post`]: ChatOut::post
+    async fn refuse(&self, to: &Conversation, text: &str) -> Result<Option<MsgId>, ChatError> {
+        self.post(to, text).await.map(Some)
+    }
+
     /// Replaces the text of a message the bot posted.
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError>;
+
+    /// Replaces the text of deploy #`deploy`'s approval request while it still waits for
+    /// approvals: an adapter keeps the controls it added in [`post_request`] (Slack's
+    /// buttons). By default a plain [`edit`]; a settled request is edited with [`edit`], which
+    /// removes them.
+    ///
+    /// [`post_request`]: ChatOut::post_request
+    /// [`edit`]: ChatOut::edit
+    async fn edit_request(
+        &self,
+        channel: &str,
+        msg: &MsgId,
+        text: &str,
+        deploy: i64,
+    ) -> Result<(), ChatError> {
+        let _ = deploy;
+        self.edit(channel, msg, text).await
+    }
 
     /// Returns once everything handed over so far was delivered (or given up on).
     async fn flush(&self) {}

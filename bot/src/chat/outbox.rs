@@ -100,10 +100,26 @@ struct Shared {
 
 type Key = (String, MsgId);
 
+/// What a message is to show: its text, and whether it is still a pending approval request
+/// (whose controls the adapter keeps, see [`ChatOut::edit_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Edit {
+    text: String,
+    request: Option<i64>,
+}
+
+/// What is posted: a message, an approval request, or a refusal.
+#[derive(Clone, Copy)]
+enum Kind {
+    Post,
+    Request(i64),
+    Refusal,
+}
+
 /// A message's writer, as the outbox sees it.
 struct Slot {
     /// The latest text handed over and not yet taken by the writer.
-    next: Option<String>,
+    next: Option<Edit>,
     /// The writer holds a text it has not delivered or given up yet.
     busy: bool,
     /// Tells the writer a text came.
@@ -124,22 +140,24 @@ impl Outbox {
         }
     }
 
-    /// A post, or the request of `deploy`: see [`ChatOut::post`].
+    /// A post, the request of a deploy, or a refusal: see [`ChatOut::post`]. `None` for a
+    /// refusal shown to its asker only.
     async fn post_as(
         &self,
         to: &Conversation,
         text: &str,
-        deploy: Option<i64>,
-    ) -> Result<MsgId, ChatError> {
+        kind: Kind,
+    ) -> Result<Option<MsgId>, ChatError> {
         let sh = &self.shared;
         let text = fit(text, sh.limits.max_chars);
         let started = Instant::now();
         let mut backoff = Backoff::default();
         let mut tries = 1;
         loop {
-            let posted = match deploy {
-                Some(id) => sh.adapter.post_request(to, &text, id).await,
-                None => sh.adapter.post(to, &text).await,
+            let posted = match kind {
+                Kind::Request(id) => sh.adapter.post_request(to, &text, id).await.map(Some),
+                Kind::Post => sh.adapter.post(to, &text).await.map(Some),
+                Kind::Refusal => sh.adapter.refuse(to, &text).await,
             };
             let err = match posted {
                 Ok(id) => {
@@ -168,6 +186,49 @@ impl Outbox {
             tries += 1;
         }
     }
+
+    /// An edit, or one of a pending request: see [`ChatOut::edit`].
+    async fn edit_as(
+        &self,
+        channel: &str,
+        msg: &MsgId,
+        text: &str,
+        request: Option<i64>,
+    ) -> Result<(), ChatError> {
+        let sh = &self.shared;
+        let edit = Edit {
+            text: fit(text, sh.limits.max_chars).into_owned(),
+            request,
+        };
+        let key = (channel.to_owned(), msg.clone());
+        // For an unpaced adapter, a message with a writer (retrying a failed edit) gets this
+        // text through it too, so an older text can never overtake it.
+        if sh.limits.paces_edits() || sh.slots().contains_key(&key) {
+            sh.clone().give(key, edit, None);
+            return Ok(());
+        }
+        match sh.send(&key, &edit).await {
+            Ok(()) => {
+                sh.answered(None);
+                Ok(())
+            }
+            Err(err @ ChatError::Refused(_)) => Err(err),
+            Err(err) => {
+                sh.answered(Some(&err));
+                sh.clone().give(key, edit, Some(err));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A post's id: a post (or request) the adapter took always has one.
+fn posted(result: Result<Option<MsgId>, ChatError>) -> Result<MsgId, ChatError> {
+    result?.ok_or_else(|| {
+        ChatError::Refused(anyhow::anyhow!(
+            "the chat adapter posted a message without an id"
+        ))
+    })
 }
 
 #[async_trait]
@@ -183,7 +244,7 @@ impl ChatOut for Outbox {
     /// Posts, retrying rate limits and failures within [`POST_TRIES`] and [`POST_PATIENCE`]
     /// (none once the platform is down, see [`DOWN_AFTER`]); then returns the last error.
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
-        self.post_as(to, text, None).await
+        posted(self.post_as(to, text, Kind::Post).await)
     }
 
     /// As [`Outbox::post`], handed to the adapter as the request of `deploy`.
@@ -193,33 +254,29 @@ impl ChatOut for Outbox {
         text: &str,
         deploy: i64,
     ) -> Result<MsgId, ChatError> {
-        self.post_as(to, text, Some(deploy)).await
+        posted(self.post_as(to, text, Kind::Request(deploy)).await)
+    }
+
+    /// As [`Outbox::post`], handed to the adapter as a refusal.
+    async fn refuse(&self, to: &Conversation, text: &str) -> Result<Option<MsgId>, ChatError> {
+        self.post_as(to, text, Kind::Refusal).await
     }
 
     /// Hands the text to the message's writer and returns. Only an adapter without an edit
     /// limit is called here and now (see the module's docs); its refusal is returned.
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
-        let sh = &self.shared;
-        let text = fit(text, sh.limits.max_chars).into_owned();
-        let key = (channel.to_owned(), msg.clone());
-        // For an unpaced adapter, a message with a writer (retrying a failed edit) gets this
-        // text through it too, so an older text can never overtake it.
-        if sh.limits.paces_edits() || sh.slots().contains_key(&key) {
-            sh.clone().give(key, text, None);
-            return Ok(());
-        }
-        match sh.adapter.edit(channel, msg, &text).await {
-            Ok(()) => {
-                sh.answered(None);
-                Ok(())
-            }
-            Err(err @ ChatError::Refused(_)) => Err(err),
-            Err(err) => {
-                sh.answered(Some(&err));
-                sh.clone().give(key, text, Some(err));
-                Ok(())
-            }
-        }
+        self.edit_as(channel, msg, text, None).await
+    }
+
+    /// As [`Outbox::edit`], handed to the adapter as the pending request of `deploy`.
+    async fn edit_request(
+        &self,
+        channel: &str,
+        msg: &MsgId,
+        text: &str,
+        deploy: i64,
+    ) -> Result<(), ChatError> {
+        self.edit_as(channel, msg, text, Some(deploy)).await
     }
 
     /// Waits until every writer delivered its latest text or gave it up, then flushes the
@@ -244,6 +301,18 @@ impl Shared {
         self.slots.lock().expect("outbox lock")
     }
 
+    /// One try of an edit, as the adapter takes it.
+    async fn send(&self, (channel, msg): &Key, edit: &Edit) -> Result<(), ChatError> {
+        match edit.request {
+            Some(id) => {
+                self.adapter
+                    .edit_request(channel, msg, &edit.text, id)
+                    .await
+            }
+            None => self.adapter.edit(channel, msg, &edit.text).await,
+        }
+    }
+
     fn failing_since(&self) -> Option<Instant> {
         *self.failing_since.lock().expect("outbox health lock")
     }
@@ -263,7 +332,7 @@ impl Shared {
 
     /// Makes `text` the message's latest, for its writer (started when it has none). With
     /// `failed`, the text was just tried and failed so: the writer starts by retrying it.
-    fn give(self: Arc<Self>, key: Key, text: String, failed: Option<ChatError>) {
+    fn give(self: Arc<Self>, key: Key, text: Edit, failed: Option<ChatError>) {
         let mut slots = self.slots();
         if let Some(slot) = slots.get_mut(&key) {
             // A writer started while this failed text was being tried holds a later one.
@@ -290,7 +359,7 @@ impl Shared {
 
     /// The message's latest text, if one came; the writer holds it from now on. When none
     /// came the writer is idle, which `flush` hears.
-    fn take_next(&self, key: &Key) -> Option<String> {
+    fn take_next(&self, key: &Key) -> Option<Edit> {
         let mut slots = self.slots();
         let slot = slots.get_mut(key)?;
         let next = slot.next.take();
@@ -302,7 +371,7 @@ impl Shared {
     }
 
     /// A text newer than the one the writer holds, if one came.
-    fn newer(&self, key: &Key) -> Option<String> {
+    fn newer(&self, key: &Key) -> Option<Edit> {
         self.slots().get_mut(key)?.next.take()
     }
 
@@ -323,7 +392,7 @@ impl Shared {
     async fn deliver(
         &self,
         key: &Key,
-        mut text: String,
+        mut text: Edit,
         failed: Option<ChatError>,
         pace: &mut Pace,
     ) {
@@ -357,7 +426,7 @@ impl Shared {
                 text = newer;
             }
             pace.sent();
-            match self.adapter.edit(channel, msg, &text).await {
+            match self.send(key, &text).await {
                 Ok(()) => {
                     self.answered(None);
                     return;
@@ -372,7 +441,7 @@ impl Shared {
 }
 
 impl Slot {
-    fn new(next: Option<String>, busy: bool, wake: Arc<Notify>) -> Slot {
+    fn new(next: Option<Edit>, busy: bool, wake: Arc<Notify>) -> Slot {
         Slot { next, busy, wake }
     }
 }
@@ -383,7 +452,7 @@ async fn writer(
     shared: Arc<Shared>,
     key: Key,
     wake: Arc<Notify>,
-    mut first: Option<(String, ChatError)>,
+    mut first: Option<(Edit, ChatError)>,
 ) {
     let mut pace = Pace::new(shared.limits);
     loop {

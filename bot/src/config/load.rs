@@ -66,6 +66,7 @@ impl Config {
                 bot,
                 groups: c.groups,
                 people: c.people,
+                platform_groups: Default::default(),
                 envs,
                 apps,
                 ssh,

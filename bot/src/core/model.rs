@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::core::freeze::FreezeWindow;
 use crate::core::names::{AppName, EnvName};
-use crate::core::people::People;
+use crate::core::people::{People, PlatformGroups};
+use std::sync::Arc;
 use crate::core::recipe::Recipe;
 
 /// `config/deckhand.toml` together with every recipe in its recipes directory.
@@ -20,6 +21,8 @@ pub struct Config {
     pub groups: BTreeMap<String, Vec<String>>,
     /// `[people]`: who each account is.
     pub people: People,
+    /// Who is in the platform groups that `[groups]` names, as their adapters reported.
+    pub platform_groups: Arc<PlatformGroups>,
     /// `[envs.*]` in the order the file declares them, so listings follow the author's order.
     pub envs: Vec<(EnvName, EnvPolicy)>,
     /// One recipe per `deploy.d/<app>.toml`, sorted by app name.
@@ -173,12 +176,27 @@ impl Config {
         self.groups.get(group).map_or(&[], Vec::as_slice)
     }
 
-    /// Whether `identity` (a person, a console user, or `platform:id`) is in `group`, by name
-    /// or through one of the person's accounts.
+    /// Whether `identity` (a person, a console user, or `platform:id`) is in `group`, by name,
+    /// through one of the person's accounts, or through a platform group the adapters reported
+    /// them in ([`PlatformGroups`]).
     pub fn is_member(&self, group: &str, identity: &str) -> bool {
-        self.group_members(group)
-            .iter()
-            .any(|entry| self.people.matches(entry, identity))
+        self.group_members(group).iter().any(|entry| {
+            self.people.matches(entry, identity) || self.platform_groups.contains(entry, identity)
+        })
+    }
+
+    /// The platform groups (`slack-group:…`, `discord-role:…`) that `[groups]` names, each once.
+    pub fn platform_group_entries(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .groups
+            .values()
+            .flatten()
+            .map(String::as_str)
+            .filter(|e| crate::core::people::is_platform_group(e))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
     }
 
     /// The declared env names, in configuration order.

@@ -6,7 +6,8 @@
 //! name.** An account listed under a person is that person; a console user is the person of
 //! that name (the console stands in for every platform); any other account is `platform:id`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::RwLock;
 
 /// The platforms `[people]` and groups may name accounts on.
 pub const PLATFORMS: &[&str] = &["slack", "discord"];
@@ -73,6 +74,69 @@ impl People {
     }
 }
 
+/// Who is in each platform group (`slack-group:S0…`, `discord-role:<id>`), as the adapters
+/// last told: a Slack user group's member list, the roles a Discord member had on a message.
+/// Entries are identities (people by name, or `platform:id`), so a person in a Slack group is
+/// in it whichever platform they act from.
+///
+/// Invariant: **only what a platform said.** Nothing is inferred from names; a group nobody
+/// reported has no members, so it grants nothing until its platform speaks. It is shared state
+/// (the engine writes as events come, policy reads), not I/O: the core still asks no one.
+#[derive(Debug, Default)]
+pub struct PlatformGroups {
+    members: RwLock<BTreeMap<String, BTreeSet<String>>>,
+}
+
+impl PlatformGroups {
+    /// Whether `identity` is in the platform group `group`, as last reported.
+    pub fn contains(&self, group: &str, identity: &str) -> bool {
+        self.read().get(group).is_some_and(|m| m.contains(identity))
+    }
+
+    /// `group`'s members are now exactly `identities`.
+    pub fn replace(&self, group: &str, identities: impl IntoIterator<Item = String>) {
+        self.write()
+            .insert(group.to_owned(), identities.into_iter().collect());
+    }
+
+    /// Records whether `identity` is in `group` now.
+    pub fn set(&self, group: &str, identity: &str, member: bool) {
+        let mut all = self.write();
+        if member {
+            all.entry(group.to_owned())
+                .or_default()
+                .insert(identity.to_owned());
+        } else if let Some(m) = all.get_mut(group) {
+            m.remove(identity);
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, BTreeSet<String>>> {
+        // A panic while holding the lock leaves a consistent map (every write is one call).
+        self.members.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, BTreeSet<String>>> {
+        self.members.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The kind of platform group a platform has (`slack` → `slack-group`), if any.
+pub fn group_platform_of(platform: &str) -> Option<&'static str> {
+    match platform {
+        "slack" => Some("slack-group"),
+        "discord" => Some("discord-role"),
+        _ => None,
+    }
+}
+
+/// Whether a group entry names a platform group (`slack-group:S0…`, `discord-role:<id>`).
+pub fn is_platform_group(entry: &str) -> bool {
+    entry
+        .split_once(':')
+        .is_some_and(|(platform, _)| GROUP_PLATFORMS.contains(&platform))
+}
+
 fn key(platform: &str, id: &str) -> String {
     format!("{platform}:{id}")
 }
@@ -110,6 +174,24 @@ mod tests {
         assert!(!p.matches("slack:U0CAROL", "alice"));
         assert!(p.matches("slack:U0BOB", "slack:U0BOB"));
         assert!(!p.matches("bob", "slack:U0BOB"));
+    }
+
+    #[test]
+    fn a_platform_group_has_only_the_members_its_platform_reported() {
+        let seen = PlatformGroups::default();
+        assert!(!seen.contains("slack-group:S0LEADS", "carol"));
+        seen.replace("slack-group:S0LEADS", ["carol".to_owned(), "slack:U0ERIN".to_owned()]);
+        assert!(seen.contains("slack-group:S0LEADS", "carol"));
+        assert!(seen.contains("slack-group:S0LEADS", "slack:U0ERIN"));
+        assert!(!seen.contains("slack-group:S0OTHER", "carol"));
+        seen.set("discord-role:7", "dave", true);
+        assert!(seen.contains("discord-role:7", "dave"));
+        seen.set("discord-role:7", "dave", false);
+        assert!(!seen.contains("discord-role:7", "dave"));
+        seen.replace("slack-group:S0LEADS", ["slack:U0ERIN".to_owned()]);
+        assert!(!seen.contains("slack-group:S0LEADS", "carol"));
+        assert!(is_platform_group("discord-role:7") && is_platform_group("slack-group:S0X"));
+        assert!(!is_platform_group("slack:U0X") && !is_platform_group("leads"));
     }
 
     #[test]

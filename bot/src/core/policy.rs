@@ -461,6 +461,7 @@ mod tests {
         people.add("carol", &[("slack", "U0CAROL")]).unwrap();
         Config {
             people,
+            platform_groups: Default::default(),
             bot: BotSettings {
                 name: "deckhand".into(),
                 prefixes: vec!["!".into()],

@@ -395,7 +395,7 @@ async fn settle(
             };
             if let Some(m) = msg {
                 let text = request_text(inner, d, &rule, Some(&progress));
-                inner.edit(&d.channel, &m, &text).await;
+                inner.edit_request(&d.channel, &m, &text, d.id).await;
             }
             Ok(progress)
         }

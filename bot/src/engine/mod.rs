@@ -182,7 +182,7 @@ impl Bot {
                 if let Err(err) = approval::on_reaction(inner, r, false).await {
                     tracing::error!("handling a removed reaction: {err:#}");
                 }
-            }
+            }            ChatEvent::Members { group, accounts } => inner.learn_members(&group, &accounts),
         }
     }
 
@@ -194,6 +194,7 @@ impl Bot {
             ChatEvent::ReactionAdded(r) | ChatEvent::ReactionRemoved(r) => {
                 (&r.from.platform, &r.delivery)
             }
+            ChatEvent::Members { .. } => return true,
         };
         let Some(delivery) = delivery else {
             return true;
@@ -256,13 +257,36 @@ const CHAT_FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 impl Inner {
     /// Who an account is for every rule and record (its person, a console user, or
     /// `platform:id`): see docs/people.md. Never from its display name.
+    /// When the account came with its platform groups (a Discord member's roles), what they
+    /// say of the groups the configuration names is recorded for the identity.
     pub fn identity(&self, account: &Account) -> String {
         let identity = self.config.people.identity(&account.platform, &account.id);
         self.names
             .lock()
             .expect("names lock")
             .learn(&identity, &account.display);
+        if let (Some(groups), Some(kind)) = (
+            &account.groups,
+            crate::core::people::group_platform_of(&account.platform),
+        ) {
+            for entry in self.config.platform_group_entries() {
+                if entry.split_once(':').is_some_and(|(k, _)| k == kind) {
+                    let member = groups.iter().any(|g| g == entry);
+                    self.config
+                        .platform_groups
+                        .set(entry, &identity, member);
+                }
+            }
+        }
         identity
+    }
+
+    /// A platform's member list of one of its groups: it replaces what was known of the group.
+    fn learn_members(&self, group: &str, accounts: &[Account]) {
+        let identities = accounts
+            .iter()
+            .map(|a| self.config.people.identity(&a.platform, &a.id));
+        self.config.platform_groups.replace(group, identities);
     }
 
     /// `text` as shown in chat: accounts of nobody's by their display name (see `names`).
@@ -273,6 +297,15 @@ impl Inner {
     /// Posts a message; a chat failure is logged, never fatal.
     pub async fn say(&self, to: impl Into<Conversation>, text: &str) -> Option<String> {
         self.post(to.into(), text, None).await
+    }
+
+    /// Says why deckhand will not do what was asked: to its asker only where the command
+    /// came as a slash command ([`ChatOut::refuse`]); a chat failure is logged, never fatal.
+    pub async fn refuse(&self, to: impl Into<Conversation>, text: &str) {
+        let to = to.into();
+        if let Err(err) = self.chat.refuse(&to, &self.shown(text)).await {
+            tracing::warn!("could not post to {}: {err:#}", to.channel);
+        }
     }
 
     /// Posts the approval request of deploy `id` (an adapter may add controls, see
@@ -350,6 +383,18 @@ impl Inner {
             tracing::warn!(
                 "chat did not deliver everything within {CHAT_FLUSH_PATIENCE:?}; the last edits may not show"
             );
+        }
+    }
+
+    /// Edits deploy `id`'s approval request while it still waits (the adapter keeps its
+    /// controls, see [`ChatOut::edit_request`]).
+    pub async fn edit_request(&self, channel: &str, msg: &str, text: &str, id: DeployId) {
+        if let Err(err) = self
+            .chat
+            .edit_request(channel, &msg.to_owned(), &self.shown(text), id)
+            .await
+        {
+            tracing::warn!("could not edit {msg} in {channel}: {err:#}");
         }
     }
 

@@ -232,6 +232,7 @@ impl Thread {
                 .chat
                 .post(
                     &crate::chat::Conversation {
+                        invocation: None,
                         channel: self.channel.clone(),
                         thread: Some(parent.clone()),
                     },

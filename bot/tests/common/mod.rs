@@ -84,11 +84,7 @@ pub async fn start_bot(
 /// for every platform).
 pub fn account(user: &str) -> Account {
     match user.split_once(':') {
-        Some((platform, id)) => Account {
-            platform: platform.into(),
-            id: id.into(),
-            display: user.into(),
-        },
+        Some((platform, id)) => Account::new(platform, id, user),
         None => Account::console(user),
     }
 }

@@ -366,6 +366,7 @@ fn on_error(
 
 fn account(user: &str) -> Account {
     Account {
+        groups: None,
         platform: PLATFORM.to_owned(),
         id: user.to_owned(),
         // No users.info yet: the id stands for the name.
@@ -396,6 +397,7 @@ fn translate(event: &SlackPushEventCallback, bot_user: &str) -> Option<ChatEvent
             let text = unescape(m.content.as_ref()?.text.as_deref()?);
             Some(ChatEvent::Message(Message {
                 place: Conversation {
+                    invocation: None,
                     channel: format!("{PLATFORM}:{channel}"),
                     thread: m.origin.thread_ts.as_ref().map(|t| t.to_string()),
                 },

@@ -388,10 +388,7 @@ async fn slack_answers_become_chat_errors_the_outbox_can_act_on() {
     assert_eq!(out.limits().max_chars, 3_000);
 
     // In a thread, with Slack's markup characters escaped.
-    let thread = Conversation {
-        channel: "slack:C0OPS".into(),
-        thread: Some("1764756000.000042".into()),
-    };
+    let thread = Conversation::thread("slack:C0OPS", Some("1764756000.000042".into()));
     let ts = out.post(&thread, "a <b> & c").await.unwrap();
     let post = fake.calls_of("chat.postMessage").pop().unwrap();
     assert_eq!(field(&post, "thread_ts"), Some("1764756000.000042"));

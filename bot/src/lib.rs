@@ -18,4 +18,5 @@ pub mod core;
 pub mod datadir;
 pub mod engine;
 pub mod exec;
+pub mod secrets;
 pub mod store;

@@ -142,9 +142,8 @@ fn check(config: Option<PathBuf>) -> ExitCode {
                         ),
                     },
                     Err(missing) => format!(
-                        "slack: [slack] is configured, but {} {} not set in this environment: `deckhand serve` needs {}",
-                        missing.join(" and "),
-                        if missing.len() == 1 { "is" } else { "are" },
+                        "slack: [slack] is configured, but {} not set in this environment: `deckhand serve` needs {}",
+                        deckhand::secrets::listed(&missing),
                         if missing.len() == 1 { "it" } else { "them" },
                     ),
                 });
@@ -184,9 +183,8 @@ fn serve(config: Option<PathBuf>, data: PathBuf) -> ExitCode {
         Ok(s) => s,
         Err(missing) => {
             eprintln!(
-                "deckhand serve: [slack] is configured but {} {} not set in the environment (the bot token `xoxb-…`, and the app-level token `xapp-…` with connections:write for Socket Mode or SLACK_SIGNING_SECRET for the Events API over HTTP; see README \"Slack\").",
-                missing.join(" and "),
-                if missing.len() == 1 { "is" } else { "are" }
+                "deckhand serve: [slack] is configured but {} not set in the environment (the bot token `xoxb-…`, and the app-level token `xapp-…` with connections:write for Socket Mode or SLACK_SIGNING_SECRET for the Events API over HTTP; each may instead be in a file named by <NAME>_FILE; see README \"Slack\").",
+                deckhand::secrets::listed(&missing),
             );
             return ExitCode::FAILURE;
         }
@@ -217,7 +215,7 @@ async fn run_serve(
     let _claim = DataDir::claim(&data)?;
     let grace = config.bot.shutdown_grace;
     let http = config.http.listen;
-    let slack = slack::Slack::connect(&secrets).await?;
+    let slack = slack::Slack::connect(&secrets, &config).await?;
     let store = Store::open(&data.join("deckhand.db"))
         .await
         .with_context(|| format!("opening the deploy log in {}", data.display()))?;

@@ -328,7 +328,7 @@ async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_in_slack() {
     assert!(
         updates
             .iter()
-            .any(|c| text(c).contains("approved by carol")),
+            .any(|c| text(c).contains("approved by <@U0CAROL>")),
         "{updates:#?}"
     );
     assert!(fake.acks().contains(&"env-2".to_owned()));
@@ -374,13 +374,16 @@ async fn slack_answers_become_chat_errors_the_outbox_can_act_on() {
     use deckhand::chat::{ChatError, ChatOut, Conversation};
     deckhand::exec::health::init_tls();
     let fake = FakeSlack::start().await;
-    let slack = Slack::connect(&Secrets {
-        bot_token: BOT_TOKEN.into(),
-        transport: deckhand::chat::slack::Transport::SocketMode {
-            app_token: APP_TOKEN.into(),
+    let slack = Slack::connect(
+        &Secrets {
+            bot_token: BOT_TOKEN.into(),
+            transport: deckhand::chat::slack::Transport::SocketMode {
+                app_token: APP_TOKEN.into(),
+            },
+            api_url: fake.api_url.clone(),
         },
-        api_url: fake.api_url.clone(),
-    })
+        &deckhand::config::Config::load(&common::example_config()).unwrap(),
+    )
     .await
     .unwrap();
     let out = slack.out();
@@ -643,7 +646,7 @@ async fn a_prod_deploy_is_approved_with_the_requests_approve_button() {
     assert!(
         updates
             .iter()
-            .any(|c| field(c, "ts") == Some(ts) && text(c).contains("approved by carol")),
+            .any(|c| field(c, "ts") == Some(ts) && text(c).contains("approved by <@U0CAROL>")),
         "{updates:#?}"
     );
     // An edit shows its text: the buttons go.
@@ -665,7 +668,7 @@ async fn a_prod_deploy_is_denied_with_the_requests_deny_button() {
 
     request_prod_deploy(&fake).await;
     click(&fake, 1, "U0CAROL", "deckhand_deny");
-    wait_request_says(&fake, REQUEST_TS, "denied by carol").await;
+    wait_request_says(&fake, REQUEST_TS, "denied by <@U0CAROL>").await;
     assert!(
         !fake.calls().iter().any(|c| text(c).contains("succeeded")),
         "a denied deploy never runs"
@@ -704,7 +707,7 @@ async fn a_removed_reaction_withdraws_an_approval_before_the_deploy_starts() {
         "Ev0CAROL",
         fake_slack::reaction_added("C0OPS", "U0CAROL", "white_check_mark", ts),
     )));
-    wait_request_says(&fake, ts, "Approved so far by carol; 1 more needed.").await;
+    wait_request_says(&fake, ts, "Approved so far by <@U0CAROL>; 1 more needed.").await;
     assert!(fake.send(&fake_slack::envelope(
         "env-carol-back",
         "Ev0CAROLBACK",
@@ -713,7 +716,14 @@ async fn a_removed_reaction_withdraws_an_approval_before_the_deploy_starts() {
     wait_request_says(&fake, ts, "No approvals yet.").await;
     // dave's click is now the only approval: the deploy still waits.
     click(&fake, 1, "U0DAVE", "deckhand_approve");
-    wait_request_says(&fake, ts, "Approved so far by dave; 1 more needed.").await;
+    wait_request_says(&fake, ts, "Approved so far by <@U0DAVE>; 1 more needed.").await;
+    // A request still waiting keeps its buttons through its edits.
+    let pending = fake
+        .calls_of("chat.update")
+        .into_iter()
+        .rfind(|c| text(c).contains("1 more needed"))
+        .unwrap();
+    assert_eq!(pending.body["blocks"][1]["type"], "actions", "{pending:?}");
     assert!(
         !fake.calls().iter().any(|c| text(c).contains("succeeded")),
         "nothing runs on one approval"
@@ -749,10 +759,21 @@ fn unix_now() -> i64 {
 
 /// `POST /slack/events` with `headers` (name, value); the status code and the body.
 async fn post_event(addr: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    post_to(addr, "/slack/events", "application/json", headers, body).await
+}
+
+/// `POST path` with `headers` (name, value); the status code and the body.
+async fn post_to(
+    addr: &str,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = format!(
-        "POST /slack/events HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
     for (name, value) in headers {
@@ -929,4 +950,314 @@ async fn the_events_api_over_http_runs_signed_events_once_and_refuses_the_rest_w
         !out.contains(SIGNING_SECRET),
         "the secret was printed:\n{out}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slash commands, display names, user groups, limits
+// ---------------------------------------------------------------------------------------------
+
+/// The ephemeral messages sent to `user`.
+fn ephemerals_to(fake: &FakeSlack, user: &str) -> Vec<String> {
+    fake.calls_of("chat.postEphemeral")
+        .iter()
+        .filter(|c| field(c, "user") == Some(user))
+        .map(|c| text(c).to_owned())
+        .collect()
+}
+
+/// Waits until `user` was shown an ephemeral message containing `what`.
+async fn wait_ephemeral(fake: &FakeSlack, user: &str, what: &str) {
+    fake.wait_for(20, what, |calls| {
+        calls.iter().any(|c| {
+            c.method == "chat.postEphemeral"
+                && field(c, "user") == Some(user)
+                && text(c).contains(what)
+        })
+    })
+    .await;
+}
+
+/// `/deploy` and `/deckhand` over Socket Mode: the answer in the channel for everyone, each
+/// refusal (unknown app, hostile ref, an approval of nothing) to its asker only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_answer_in_the_channel_and_refuse_only_to_their_asker() {
+    let (fake, _dir, child) = started(|text| text).await;
+
+    let command = |n: u32, command: &str, text: &str| {
+        assert!(fake.send(&fake_slack::slash_command(
+            &format!("env-cmd-{n}"),
+            "C0OPS",
+            "U0ALICE",
+            command,
+            text,
+            &format!("1764756.{n}.trigger"),
+        )));
+    };
+    command(1, "/deploy", "api to staging");
+    wait_succeeded(&fake, "the deploy asked with /deploy").await;
+    let status = fake.calls_of("chat.postMessage").remove(0);
+    assert_eq!(field(&status, "channel"), Some("C0OPS"));
+    assert!(
+        text(&status).contains("#1 api@main → staging"),
+        "{status:?}"
+    );
+    fake.wait_ack("env-cmd-1", 10).await;
+
+    let posts = fake.calls_of("chat.postMessage").len();
+    command(2, "/deckhand", "deploy apj to staging");
+    wait_ephemeral(&fake, "U0ALICE", "apj").await;
+    command(3, "/deckhand", "approve #99");
+    wait_ephemeral(&fake, "U0ALICE", "There is no deploy #99.").await;
+    command(4, "/deploy", "api@$(touch /tmp/pwned) to staging");
+    command(5, "/deckhand", "history api");
+    // Answered in order: once `history` is answered in the channel, the hostile ref was handled.
+    wait_post_in(&fake, posts, None, "the answer to /deckhand history").await;
+    let refusals = ephemerals_to(&fake, "U0ALICE");
+    assert_eq!(refusals.len(), 3, "{refusals:#?}");
+    assert!(refusals[0].contains("Did you mean"), "{refusals:#?}");
+    let channel: Vec<String> = fake.calls_of("chat.postMessage")[posts..]
+        .iter()
+        .map(|c| text(c).to_owned())
+        .collect();
+    assert_eq!(
+        channel.len(),
+        1,
+        "only the history in the channel: {channel:#?}"
+    );
+    assert!(channel[0].contains("#1"), "{channel:#?}");
+    assert!(!std::path::Path::new("/tmp/pwned").exists());
+    assert!(!channel[0].contains("#2"), "no second deploy: {channel:#?}");
+    for n in 2..=5 {
+        fake.wait_ack(&format!("env-cmd-{n}"), 10).await;
+    }
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+/// An account of nobody's is shown by the name `users.info` gives, looked up once; a user
+/// group of `[groups]` approves through its members (`usergroups.users.list`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_names_come_from_users_info_and_a_user_group_can_approve() {
+    let fake = FakeSlack::start().await;
+    fake.add_user("U0ERIN", "Erin Smith");
+    fake.set_group("S0LEADS", &["U0ERIN"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_edited(dir.path(), |text| {
+        let leads = "leads = [\"carol\", \"dave\"]";
+        assert!(text.contains(leads), "the example's leads moved");
+        text.replacen(
+            leads,
+            "leads = [\"carol\", \"dave\", \"slack-group:S0LEADS\"]",
+            1,
+        )
+    });
+    let child = serve(&fake, dir.path(), &config);
+    fake.wait_connected(20).await;
+    fake.wait_for(20, "the user group listed", |calls| {
+        calls.iter().any(|c| {
+            c.method == "usergroups.users.list" && field(c, "usergroup") == Some("S0LEADS")
+        })
+    })
+    .await;
+
+    let request = request_prod_deploy(&fake).await;
+    assert!(text(&request).contains("leads"), "{request:?}");
+    // erin is in no [people] but in the user group: her ✅ approves.
+    assert!(fake.send(&fake_slack::envelope(
+        "env-erin",
+        "Ev0ERIN",
+        fake_slack::reaction_added("C0OPS", "U0ERIN", "white_check_mark", REQUEST_TS),
+    )));
+    wait_succeeded(&fake, "the deploy erin approved").await;
+    let updates = fake.calls_of("chat.update");
+    assert!(
+        updates
+            .iter()
+            .any(|c| text(c).contains("approved by Erin Smith (slack:U0ERIN)")),
+        "{updates:#?}"
+    );
+    // Asked again: her name is remembered.
+    let before = fake.calls_of("chat.postMessage").len();
+    assert!(fake.send(&fake_slack::envelope(
+        "env-erin-2",
+        "Ev0ERIN2",
+        fake_slack::message("C0OPS", "U0ERIN", "!history api", "1764756400.000100"),
+    )));
+    wait_post_in(&fake, before, None, "the answer to erin's history").await;
+    let lookups = fake
+        .calls_of("users.info")
+        .iter()
+        .filter(|c| field(c, "user") == Some("U0ERIN"))
+        .count();
+    assert_eq!(lookups, 1, "one users.info for erin");
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+/// A 429 on `chat.update` is waited out and the final state still delivered; an output line
+/// longer than Slack's limit is cut with a pointer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_update_still_ends_in_the_final_state_and_long_output_is_cut() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::example_edited(dir.path(), "api", "", |text| text);
+    // api's deploy prints one 5,000-character line first.
+    let recipe = config
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("deploy.d/api.toml");
+    let shipped = std::fs::read_to_string(&recipe).unwrap();
+    let first_step = "[[tasks.deploy.steps]]\n";
+    assert!(shipped.contains(first_step), "the recipe's steps moved");
+    std::fs::write(
+        &recipe,
+        shipped.replacen(
+            first_step,
+            "[[tasks.deploy.steps]]\nname = \"shout\"\nrun = \"printf 'x%.0s' $(seq 5000); echo\"\n\n[[tasks.deploy.steps]]\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let text_of = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text_of}\n[slack]\n")).unwrap();
+    let child = serve(&fake, dir.path(), &config);
+    fake.wait_connected(20).await;
+
+    fake.rate_limit_next("chat.update", 1);
+    assert!(fake.send(&fake_slack::envelope(
+        "env-1",
+        "Ev0DEPLOY",
+        fake_slack::message(
+            "C0OPS",
+            "U0ALICE",
+            "!deploy api to staging",
+            "1764756100.000100"
+        ),
+    )));
+    wait_succeeded(&fake, "the final state after a 429").await;
+    let updates = fake.calls_of("chat.update");
+    assert!(
+        updates.len() >= 2,
+        "the limited update was tried again: {updates:#?}"
+    );
+    assert!(
+        fake.calls()
+            .iter()
+            .filter(|c| c.method.starts_with("chat."))
+            .all(|c| text(c).chars().count() <= 3_000),
+        "nothing over Slack's limit"
+    );
+    fake.wait_for(20, "the cut output line", |calls| {
+        calls.iter().any(|c| {
+            c.method == "chat.postMessage"
+                && text(c).contains("xxxxxxxxxx")
+                && text(c).contains("(line cut; all of it is in the deploy log: `status #1`")
+        })
+    })
+    .await;
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
+}
+
+/// Over HTTP: a signed slash command (a form) is answered 200 with nothing, then in the channel;
+/// a signed click on Approve approves; a forged one is refused with 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_slash_commands_and_clicks_are_signed_forms() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let shipped = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{shipped}\n[http]\nlisten = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    // The secret from a file (`<NAME>_FILE`), as Docker and Kubernetes secrets give it.
+    let secret_file = dir.path().join("signing-secret");
+    std::fs::write(&secret_file, format!("{SIGNING_SECRET}\n")).unwrap();
+    let child = serve_with(
+        &fake,
+        dir.path(),
+        &config,
+        ("SLACK_SIGNING_SECRET_FILE", secret_file.to_str().unwrap()),
+    );
+    let addr = http_addr(&child).await;
+    let form = "application/x-www-form-urlencoded";
+
+    let command = fake_slack::form(&fake_slack::command_fields(
+        "C0OPS",
+        "U0ALICE",
+        "/deploy",
+        "api@v2 to prod",
+        "1764756.1.trigger",
+    ));
+    let forged = signed("not-the-secret", unix_now(), &command);
+    let (code, _) = post_to(&addr, "/slack/commands", form, &forged, &command).await;
+    assert_eq!(code, 401, "a forged command");
+    let (code, body) = post_to(
+        &addr,
+        "/slack/commands",
+        form,
+        &signed(SIGNING_SECRET, unix_now(), &command),
+        &command,
+    )
+    .await;
+    assert_eq!(
+        (code, body.as_str()),
+        (200, ""),
+        "taken, nothing shown of its own"
+    );
+    fake.wait_for(20, "the approval request", |calls| {
+        calls.iter().filter(|c| c.method == "reactions.add").count() == 2
+    })
+    .await;
+    assert_eq!(
+        fake.calls_of("chat.postMessage").len(),
+        1,
+        "{:#?}",
+        fake.calls()
+    );
+
+    let click = |user: &str, at: &str| {
+        let payload =
+            fake_slack::block_actions("C0OPS", user, REQUEST_TS, "deckhand_approve", "#1", at);
+        fake_slack::form(&[("payload".to_owned(), payload.to_string())])
+    };
+    let forged_click = click("U0CAROL", "1764756201.000100");
+    let (code, _) = post_to(
+        &addr,
+        "/slack/interactions",
+        form,
+        &signed("not-the-secret", unix_now(), &forged_click),
+        &forged_click,
+    )
+    .await;
+    assert_eq!(code, 401, "a forged click");
+    let carol = click("U0CAROL", "1764756202.000100");
+    let (code, body) = post_to(
+        &addr,
+        "/slack/interactions",
+        form,
+        &signed(SIGNING_SECRET, unix_now(), &carol),
+        &carol,
+    )
+    .await;
+    assert_eq!((code, body.as_str()), (200, ""));
+    wait_succeeded(&fake, "the deploy carol approved by click").await;
+    assert!(
+        fake.calls_of("chat.update")
+            .iter()
+            .any(|c| field(c, "ts") == Some(REQUEST_TS)
+                && text(c).contains("approved by <@U0CAROL>")),
+        "{:#?}",
+        fake.calls_of("chat.update")
+    );
+
+    let (status, out) = terminate(child).await;
+    assert!(status.success(), "{status:?}\n{out}");
 }

@@ -181,7 +181,7 @@ pub async fn command(
 ) -> anyhow::Result<()> {
     let Some(d) = inner.store.deploy(id).await? else {
         inner
-            .say(channel, &format!("There is no deploy #{id}."))
+            .refuse(channel, &format!("There is no deploy #{id}."))
             .await;
         return Ok(());
     };
@@ -259,7 +259,7 @@ async fn vote(
             "denied"
         };
         inner
-            .say(channel, &format!("You already {did} {label}."))
+            .refuse(channel, &format!("You already {did} {label}."))
             .await;
         return Ok(());
     }
@@ -440,7 +440,7 @@ pub async fn expire_due(inner: &Arc<Inner>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Answers a command every time, a reaction once per person and deploy and reason: one
+/// Refuses a command every time, a reaction once per person and deploy and reason: one
 /// explanation, not one per reaction.
 async fn say_or_once(
     inner: &Inner,
@@ -452,7 +452,7 @@ async fn say_or_once(
     via: &str,
 ) -> anyhow::Result<()> {
     if via == "command" {
-        inner.say(channel, text).await;
+        inner.refuse(channel, text).await;
     } else {
         inner.say_once(channel, (id, user, key), text).await;
     }

@@ -22,7 +22,7 @@ pub async fn request(
     let config = &inner.config;
     let recipe = match resolve::app(config, &args.app) {
         Ok(r) => r,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     let env = args
         .env
@@ -30,7 +30,7 @@ pub async fn request(
         .unwrap_or_else(|| config.bot.default_env.clone());
     let target = match Target::resolve(inner, recipe, &env, args.host.as_ref()) {
         Ok(t) => t,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     let task = args.task.clone().unwrap_or_else(|| "deploy".to_owned());
     if !recipe.tasks.contains_key(&task) {
@@ -39,7 +39,7 @@ pub async fn request(
             &task,
             recipe.tasks.keys().map(String::as_str),
         );
-        return say(inner, channel, &msg).await;
+        return refuse(inner, channel, &msg).await;
     }
     let git_ref = args
         .git_ref
@@ -83,10 +83,10 @@ pub async fn rollback(
 ) -> anyhow::Result<()> {
     let recipe = match resolve::app(&inner.config, &app) {
         Ok(r) => r,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     if let Err(msg) = Target::resolve(inner, recipe, &env, None) {
-        return say(inner, channel, &msg).await;
+        return refuse(inner, channel, &msg).await;
     }
     let version = match version {
         Some(v) => v,
@@ -97,7 +97,7 @@ pub async fn rollback(
                     "There is no earlier good version of {} in {env} to roll back to. Name one: `rollback {} in {env} to <version>`.",
                     recipe.app, recipe.app
                 );
-                return say(inner, channel, &msg).await;
+                return refuse(inner, channel, &msg).await;
             }
         },
     };
@@ -163,7 +163,7 @@ async fn record(
             let d = inner.store.create_deploy(&new, now).await?;
             let label = super::run::label(&d);
             let text = format!("{label} refused: {}", refusal.0);
-            say(inner, channel, &text).await?;
+            refuse(inner, channel, &text).await?;
             Ok(Some(d))
         }
         policy::AtRequest::NeedsApproval(rule) => {
@@ -278,7 +278,7 @@ pub async fn cancel(
     id: DeployId,
 ) -> anyhow::Result<()> {
     let Some(d) = inner.store.deploy(id).await? else {
-        return say(inner, channel, &format!("There is no deploy #{id}.")).await;
+        return refuse(inner, channel, &format!("There is no deploy #{id}.")).await;
     };
     let label = super::run::label(&d);
     // The requester, the env's approvers, or (where no approval is needed) anyone who may
@@ -292,7 +292,7 @@ pub async fn cancel(
             user,
         )
     {
-        return say(
+        return refuse(
             inner,
             channel,
             &format!("You cannot cancel {label}: {}", refusal.0),
@@ -300,7 +300,7 @@ pub async fn cancel(
         .await;
     }
     if d.state.is_final() {
-        return say(
+        return refuse(
             inner,
             channel,
             &format!("{label} already ended: {}.", d.state),
@@ -315,7 +315,7 @@ pub async fn cancel(
             .get(&id)
             .cloned();
         if let Some(Err(first)) = flag.map(|f| f.ask(user)) {
-            return say(
+            return refuse(
                 inner,
                 channel,
                 &format!("{label} is already being cancelled (cancelled by {first}): it stops after the step in progress."),
@@ -369,7 +369,7 @@ pub async fn cancel(
             say(inner, channel, &format!("{label} {reason}.")).await
         }
         Err(crate::store::TransitionError::NotAllowed { from, .. }) => {
-            say(
+            refuse(
                 inner,
                 channel,
                 &format!("{label} is {from} and can no longer be withdrawn."),
@@ -487,7 +487,22 @@ fn dry_run_plan(
     out
 }
 
-async fn say(inner: &Inner, to: impl Into<Conversation>, text: &str) -> anyhow::Result<()> {
+/// Says `text`, for handlers that answer and are done.
+pub(super) async fn say(
+    inner: &Inner,
+    to: impl Into<Conversation>,
+    text: &str,
+) -> anyhow::Result<()> {
     inner.say(to, text).await;
+    Ok(())
+}
+
+/// Says why not: to its asker only where the command was a slash command.
+pub(super) async fn refuse(
+    inner: &Inner,
+    to: impl Into<Conversation>,
+    text: &str,
+) -> anyhow::Result<()> {
+    inner.refuse(to, text).await;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `lock`, `unlock`, `locks`, `freeze`, `unfreeze`: holds and one-off freezes from chat.
 
+use super::deploy::{refuse, say};
 use super::{Inner, resolve};
 use crate::chat::Conversation;
 use crate::config::EnvPolicy;
@@ -61,11 +62,11 @@ pub async fn lock(
 ) -> anyhow::Result<()> {
     let (app, env) = match target(inner, &t) {
         Ok(x) => x,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     let policy = inner.config.env(&env).expect("resolved env");
     if let Err(r) = policy::may_deploy(&inner.config, env.as_str(), policy, user) {
-        return say(
+        return refuse(
             inner,
             channel,
             &format!("You cannot lock {}: {}", describe(app.as_ref(), &env), r.0),
@@ -92,7 +93,7 @@ pub async fn lock(
             say(inner, channel, &format!("🔒 {what} is locked by {user}{why}. Others' deploys there are refused until `{unlock}`.")).await
         }
         Err(held) if held.owner == user => {
-            say(
+            refuse(
                 inner,
                 channel,
                 &format!("You already hold the lock on {what}."),
@@ -105,7 +106,7 @@ pub async fn lock(
                 .as_deref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default();
-            say(
+            refuse(
                 inner,
                 channel,
                 &format!(
@@ -127,17 +128,17 @@ pub async fn unlock(
 ) -> anyhow::Result<()> {
     let (app, env) = match target(inner, &t) {
         Ok(x) => x,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     let what = describe(app.as_ref(), &env);
     let policy = inner.config.env(&env).expect("resolved env");
     let locks = inner.store.locks().await?;
     let Some(lock) = locks.iter().find(|l| l.env == env && l.app == app) else {
-        return say(inner, channel, &format!("{what} is not locked.")).await;
+        return refuse(inner, channel, &format!("{what} is not locked.")).await;
     };
     if lock.owner != user && !policy::is_approver(&inner.config, env.as_str(), policy, user) {
         let approvers = policy::approvers_name(&inner.config, policy);
-        return say(
+        return refuse(
             inner,
             channel,
             &format!(
@@ -163,7 +164,7 @@ pub async fn list(inner: &Arc<Inner>, channel: &Conversation) -> anyhow::Result<
     let locks = inner.store.locks().await?;
     let busy = inner.queues.lock().expect("queues lock").running_all();
     if locks.is_empty() && busy.is_empty() {
-        return say(inner, channel, "Nothing is locked.").await;
+        return refuse(inner, channel, "Nothing is locked.").await;
     }
     let mut out = String::from("Locks:");
     for l in &locks {
@@ -202,19 +203,19 @@ pub async fn freeze(
 ) -> anyhow::Result<()> {
     let policy = match approver_in(inner, &env, user, "freeze") {
         Ok(p) => p,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     let now = inner.clock.now();
     let until = match span {
         Some(FreezeSpan::For(d)) => chrono::Duration::from_std(d).ok().map(|d| now + d),
         Some(FreezeSpan::Until(text)) => match parse_until(&text, policy.timezone, now) {
             Ok(t) => Some(t),
-            Err(msg) => return say(inner, channel, &msg).await,
+            Err(msg) => return refuse(inner, channel, &msg).await,
         },
         None => None,
     };
     let Some(until) = until else {
-        return say(
+        return refuse(
             inner,
             channel,
             &format!(
@@ -225,7 +226,7 @@ pub async fn freeze(
         .await;
     };
     if until <= now {
-        return say(
+        return refuse(
             inner,
             channel,
             &format!(
@@ -236,7 +237,7 @@ pub async fn freeze(
         .await;
     }
     if until - now > MAX_FREEZE {
-        return say(
+        return refuse(
             inner,
             channel,
             "A freeze from chat lasts at most 30 days; configure a window for longer ones.",
@@ -269,7 +270,7 @@ pub async fn unfreeze(
 ) -> anyhow::Result<()> {
     let policy = match approver_in(inner, &env, user, "unfreeze") {
         Ok(p) => p,
-        Err(msg) => return say(inner, channel, &msg).await,
+        Err(msg) => return refuse(inner, channel, &msg).await,
     };
     let now = inner.clock.now();
     let ended = inner
@@ -342,11 +343,6 @@ fn parse_until(text: &str, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<Date
         "I can't read `{}` as a time. Use 18:00, 2026-11-27 18:00 (in {tz}) or 2026-11-27T17:00:00Z.",
         crate::core::names::shown(text)
     ))
-}
-
-async fn say(inner: &Inner, to: impl Into<Conversation>, text: &str) -> anyhow::Result<()> {
-    inner.say(to, text).await;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -23,7 +23,11 @@ impl Names {
     /// Remembers that `identity` (an account of nobody's, `platform:id`) shows as `display`.
     /// A display name that says nothing more than the identity, or nothing at all, is not kept.
     pub fn learn(&mut self, identity: &str, display: &str) {
-        if display.trim() == identity || !identity.contains(':') {
+        // A platform that could not name the account gives its id: nothing more to show.
+        let says_nothing = identity
+            .split_once(':')
+            .is_none_or(|(_, id)| display.trim() == id || display.trim() == identity);
+        if says_nothing {
             return;
         }
         let display = clean(display);
@@ -128,10 +132,11 @@ mod tests {
         let mut n = Names::default();
         n.learn("carol", "Carol Q");
         n.learn("slack:U0X", "slack:U0X");
+        n.learn("slack:U0Z", "U0Z");
         n.learn("slack:U0Y", "  ");
         assert_eq!(
-            n.render("carol slack:U0X slack:U0Y"),
-            "carol slack:U0X slack:U0Y"
+            n.render("carol slack:U0X slack:U0Y slack:U0Z"),
+            "carol slack:U0X slack:U0Y slack:U0Z"
         );
         for i in 0..(CAPACITY + 10) {
             n.learn(&format!("slack:U{i}"), "Someone");

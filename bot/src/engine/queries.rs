@@ -125,7 +125,7 @@ pub async fn live(
     check: bool,
 ) -> anyhow::Result<()> {
     if let Err(msg) = known(inner, app.as_ref(), env.as_ref()) {
-        inner.say(channel, &msg).await;
+        inner.refuse(channel, &msg).await;
         return Ok(());
     }
     let now = inner.clock.now();
@@ -228,7 +228,7 @@ pub async fn history(
     limit: Option<u32>,
 ) -> anyhow::Result<()> {
     if let Err(msg) = known(inner, app.as_ref(), env.as_ref()) {
-        inner.say(channel, &msg).await;
+        inner.refuse(channel, &msg).await;
         return Ok(());
     }
     let limit = limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
@@ -274,7 +274,7 @@ pub async fn search(
     args: SearchArgs,
 ) -> anyhow::Result<()> {
     if let Err(msg) = known(inner, args.app.as_ref(), args.env.as_ref()) {
-        inner.say(channel, &msg).await;
+        inner.refuse(channel, &msg).await;
         return Ok(());
     }
     inner.flush_output().await;
@@ -349,7 +349,7 @@ pub async fn wcid(
         Some(a) => match resolve::app(config, a) {
             Ok(r) => vec![r],
             Err(msg) => {
-                inner.say(channel, &msg).await;
+                inner.refuse(channel, &msg).await;
                 return Ok(());
             }
         },
@@ -411,7 +411,7 @@ pub async fn windows(
     env: Option<EnvName>,
 ) -> anyhow::Result<()> {
     if let Err(msg) = known(inner, None, env.as_ref()) {
-        inner.say(channel, &msg).await;
+        inner.refuse(channel, &msg).await;
         return Ok(());
     }
     let now = inner.clock.now();

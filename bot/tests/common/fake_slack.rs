@@ -1,6 +1,6 @@
 //! A fake Slack on 127.0.0.1 for the real slack-morphism client: the Web API methods deckhand
-//! calls (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.update`,
-//! `reactions.add`), answering
+//! calls (`auth.test`, `apps.connections.open`, `chat.postMessage`, `chat.postEphemeral`,
+//! `chat.update`, `reactions.add`, `users.info`, `usergroups.users.list`), answering
 //! with Slack's documented payload shapes and recording each call, and a Socket Mode WebSocket
 //! that sends `hello` and then the envelopes a test hands it, recording the acknowledgements.
 //!
@@ -50,6 +50,10 @@ struct State {
     auth_error: Option<String>,
     /// The next call of this method answers HTTP 429 with `Retry-After: <secs>`.
     limited: Option<(String, u64)>,
+    /// `users.info`: display names by user id (others are `user_not_found`).
+    users: std::collections::HashMap<String, String>,
+    /// `usergroups.users.list`: members by user group id (others are `no_such_subteam`).
+    groups: std::collections::HashMap<String, Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -103,6 +107,23 @@ impl FakeSlack {
     /// `auth.test` fails from now on with Slack's error `code` (`invalid_auth`).
     pub fn fail_auth(&self, code: &str) {
         self.state.lock().unwrap().auth_error = Some(code.to_owned());
+    }
+
+    /// `users.info` names `user` `display` from now on.
+    pub fn add_user(&self, user: &str, display: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .users
+            .insert(user.to_owned(), display.to_owned());
+    }
+
+    /// `usergroups.users.list` lists `members` for `group` from now on.
+    pub fn set_group(&self, group: &str, members: &[&str]) {
+        self.state.lock().unwrap().groups.insert(
+            group.to_owned(),
+            members.iter().map(|m| (*m).to_owned()).collect(),
+        );
     }
 
     /// The next call of `method` is answered 429 Too Many Requests, `Retry-After: secs`.
@@ -220,6 +241,17 @@ impl FakeSlack {
             .trim_start_matches("api")
             .trim_start_matches('/')
             .to_owned();
+        // A GET method (`users.info`) takes its arguments in the query: recorded as the body.
+        let query: serde_json::Map<String, Value> = req
+            .uri()
+            .query()
+            .map(|q| {
+                url_pairs(q)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let auth = req
             .headers()
             .get("authorization")
@@ -232,7 +264,11 @@ impl FakeSlack {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let body: Value = match serde_json::from_slice(&bytes) {
+            Ok(body) => body,
+            Err(_) if !query.is_empty() => Value::Object(query),
+            Err(_) => Value::Null,
+        };
         let answer = {
             let mut st = self.state.lock().unwrap();
             st.calls.push(Call {
@@ -277,6 +313,32 @@ impl FakeSlack {
                     json!({"ok": true, "channel": str_of("channel"), "ts": ts, "message": message})
                 }
                 "reactions.add" => json!({"ok": true}),
+                "chat.postEphemeral" => {
+                    let ts = format!("1764756000.{:06}", ts.fetch_add(1, Ordering::SeqCst));
+                    json!({"ok": true, "message_ts": ts})
+                }
+                "users.info" => match st.users.get(&str_of("user")) {
+                    Some(display) => json!({
+                        "ok": true,
+                        "user": {
+                            "id": str_of("user"), "team_id": "T0FAKE",
+                            "name": display.to_lowercase().replace(' ', "."),
+                            "deleted": false, "real_name": display, "tz": "Europe/Brussels",
+                            "profile": {
+                                "display_name": display, "real_name": display,
+                                "display_name_normalized": display, "real_name_normalized": display,
+                                "team": "T0FAKE",
+                            },
+                            "is_admin": false, "is_owner": false, "is_bot": false,
+                            "is_app_user": false, "updated": 1764756000,
+                        },
+                    }),
+                    None => json!({"ok": false, "error": "user_not_found"}),
+                },
+                "usergroups.users.list" => match st.groups.get(&str_of("usergroup")) {
+                    Some(users) => json!({"ok": true, "users": users}),
+                    None => json!({"ok": false, "error": "no_such_subteam"}),
+                },
                 "chat.update" => json!({
                     "ok": true, "channel": str_of("channel"), "ts": str_of("ts"),
                     "text": str_of("text"),
@@ -339,6 +401,116 @@ impl FakeSlack {
             }
         }
     }
+}
+
+/// `a=1&b=x%20y` as pairs, decoded.
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// Percent-decoding (and `+` as a space), for the fake's queries and forms.
+pub fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encoding of a form value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A slash command's fields as Slack sends them (Socket Mode payload, or the HTTP form):
+/// `user` typed `command text` in `channel`.
+pub fn command_fields(
+    channel: &str,
+    user: &str,
+    command: &str,
+    text: &str,
+    trigger: &str,
+) -> Vec<(String, String)> {
+    let name = user.trim_start_matches("U0").to_lowercase();
+    [
+        ("token", "verification-token-unused"),
+        ("team_id", "T0FAKE"),
+        ("team_domain", "fake"),
+        ("channel_id", channel),
+        ("channel_name", "ops"),
+        ("user_id", user),
+        ("user_name", name.as_str()),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", "A0FAKE"),
+        ("is_enterprise_install", "false"),
+        (
+            "response_url",
+            "https://hooks.slack.com/commands/T0FAKE/1/fake",
+        ),
+        ("trigger_id", trigger),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// A `slash_commands` envelope as Slack sends it over Socket Mode.
+pub fn slash_command(
+    envelope_id: &str,
+    channel: &str,
+    user: &str,
+    command: &str,
+    text: &str,
+    trigger: &str,
+) -> Value {
+    let payload: serde_json::Map<String, Value> =
+        command_fields(channel, user, command, text, trigger)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+    json!({
+        "type": "slash_commands",
+        "envelope_id": envelope_id,
+        "accepts_response_payload": true,
+        "payload": payload,
+    })
+}
+
+/// A form body (`application/x-www-form-urlencoded`).
+pub fn form(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// An `events_api` envelope as Slack sends it over Socket Mode.

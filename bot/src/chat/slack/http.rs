@@ -1,5 +1,6 @@
-//! Slack's Events API over HTTP: `POST /slack/events` on `[http] listen` (docs: README "Slack",
-//! "Events API over HTTP").
+//! Slack's Events API over HTTP: `POST /slack/events`, `/slack/commands` (slash commands) and
+//! `/slack/interactions` (button clicks) on `[http] listen` (docs: README "Slack", "Events API
+//! over HTTP").
 //!
 //! - Every request is checked before anything in it is read: Slack's v0 signature
 //!   (`X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:{timestamp}:{raw body}")>`, compared
@@ -7,9 +8,10 @@
 //!   same timestamp and signature twice. A missing, forged, stale or replayed signature is
 //!   answered 401 and the body is dropped unread.
 //! - `url_verification` is answered with its challenge.
-//! - An `event_callback` is translated by [`super::translate`], exactly as over Socket Mode
-//!   (its delivery id is its `event_id`, so Slack's retries are handled once), handed to the
-//!   engine's queue, and answered 200 at once (Slack retries after 3 s). A full queue is
+//! - An `event_callback`, a slash command or a click is translated exactly as over Socket Mode
+//!   (so Slack's retries are handled once), its account named, handed to the engine's queue,
+//!   and answered 200 at once with an empty body (Slack retries an event after 3 s; an empty
+//!   answer to a command or a click shows nothing of its own). A full queue is
 //!   answered 503: Slack sends the event again later. So is every request once deckhand is
 //!   stopping (a SIGTERM): Slack sends those events again, to the next deckhand.
 //! - A client gets 10 s to send its headers and 10 s more for its body (at most 1 MB).
@@ -17,7 +19,7 @@
 //! slack-morphism's own `SlackClientEventsHyperListener` is not used: it drops the connection
 //! without an answer on a bad signature, where Slack (and a test) expects 401.
 
-use super::translate;
+use super::{ListenerState, click, commands, translate};
 use crate::chat::ChatEvent;
 use anyhow::Context;
 use hmac::{Hmac, KeyInit, Mac};
@@ -31,10 +33,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 
 /// Where Slack sends events (the app's Request URL is `https://<host>/slack/events`).
 pub const EVENTS_PATH: &str = "/slack/events";
+/// Where Slack sends slash commands (each command's Request URL).
+pub const COMMANDS_PATH: &str = "/slack/commands";
+/// Where Slack sends button clicks (Interactivity's Request URL).
+pub const INTERACTIONS_PATH: &str = "/slack/interactions";
 
 /// How far a request's timestamp may be from now, in seconds (Slack's own advice: 5 minutes).
 pub const MAX_AGE_SECS: i64 = 5 * 60;
@@ -151,16 +156,15 @@ struct Handler {
     /// Set when stopping: every request is answered 503.
     stopping: AtomicBool,
     verifier: Verifier,
-    bot_user: String,
-    events: mpsc::Sender<ChatEvent>,
+    state: ListenerState,
 }
 
-/// Listens on `addr` and serves [`EVENTS_PATH`]; translated events go to `events`.
-pub async fn serve(
+/// Listens on `addr` and serves [`EVENTS_PATH`], [`COMMANDS_PATH`] and [`INTERACTIONS_PATH`];
+/// translated events go to the engine through `state`.
+pub(super) async fn serve(
     addr: SocketAddr,
     signing_secret: &str,
-    bot_user: &str,
-    events: mpsc::Sender<ChatEvent>,
+    state: ListenerState,
 ) -> anyhow::Result<Server> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -169,8 +173,7 @@ pub async fn serve(
     let handler = Arc::new(Handler {
         stopping: AtomicBool::new(false),
         verifier: Verifier::new(signing_secret),
-        bot_user: bot_user.to_owned(),
-        events,
+        state,
     });
     let accepting = handler.clone();
     let accept = tokio::spawn(async move {
@@ -220,6 +223,11 @@ fn answer(status: StatusCode, content_type: &str, body: String) -> Response<Full
     response
 }
 
+/// 200 with nothing in it: taken (a slash command or a click shows no message of its own).
+fn empty() -> Response<Full<Bytes>> {
+    answer(StatusCode::OK, "text/plain; charset=utf-8", String::new())
+}
+
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     answer(status, "text/plain; charset=utf-8", format!("{text}\n"))
 }
@@ -235,7 +243,8 @@ impl Handler {
         if self.stopping.load(Ordering::SeqCst) {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping");
         }
-        if req.uri().path() != EVENTS_PATH {
+        let path = req.uri().path().to_owned();
+        if ![EVENTS_PATH, COMMANDS_PATH, INTERACTIONS_PATH].contains(&path.as_str()) {
             return plain(StatusCode::NOT_FOUND, "not found");
         }
         if req.method() != Method::POST {
@@ -264,11 +273,36 @@ impl Handler {
             tracing::warn!("Slack Events API: refused a request with {why} (401)");
             return plain(StatusCode::UNAUTHORIZED, "invalid signature");
         }
-        self.dispatch(&body)
+        match path.as_str() {
+            COMMANDS_PATH => match commands::from_form(&body) {
+                Some(command) => self.hand_over(Some(commands::translate(&command))).await,
+                None => plain(StatusCode::BAD_REQUEST, "not a slash command"),
+            },
+            INTERACTIONS_PATH => match commands::interaction_from_form(&body) {
+                Some(interaction) => self.hand_over(click(&interaction)).await,
+                // An interaction deckhand does not read (a shortcut, a modal): nothing to do.
+                None => empty(),
+            },
+            _ => self.dispatch(&body).await,
+        }
+    }
+
+    /// Names the event's account and queues it for the engine: 200 with an empty body when
+    /// taken (or when there was nothing to take), 503 when the queue is full.
+    async fn hand_over(&self, event: Option<ChatEvent>) -> Response<Full<Bytes>> {
+        let Some(event) = event else {
+            return empty();
+        };
+        let event = self.state.named(event).await;
+        match self.state.events.try_send(event) {
+            Ok(()) => empty(),
+            // Not taken: Slack sends it again (the same delivery), and it is handled then, once.
+            Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "busy, try again"),
+        }
     }
 
     /// A verified body: a challenge answered, an event handed to the engine.
-    fn dispatch(&self, body: &[u8]) -> Response<Full<Bytes>> {
+    async fn dispatch(&self, body: &[u8]) -> Response<Full<Bytes>> {
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
             return plain(StatusCode::BAD_REQUEST, "not JSON");
         };
@@ -290,15 +324,8 @@ impl Handler {
                         return plain(StatusCode::OK, "ignored");
                     }
                 };
-                let Some(event) = translate(&event, &self.bot_user) else {
-                    return plain(StatusCode::OK, "ignored");
-                };
-                match self.events.try_send(event) {
-                    Ok(()) => plain(StatusCode::OK, "ok"),
-                    // Not taken: Slack sends it again (the same event_id), and it is handled
-                    // then, once.
-                    Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "busy, try again"),
-                }
+                self.hand_over(translate(&event, &self.state.bot_user))
+                    .await
             }
             _ => plain(StatusCode::OK, "ignored"),
         }

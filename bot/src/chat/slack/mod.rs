@@ -8,10 +8,14 @@
 //! what the engine says goes out through [`SlackOut`], a [`ChatOut`]. No slack-morphism type
 //! leaves this module.
 //!
-//! - Channels are `slack:<channel id>` on deckhand's side; accounts `slack:<user id>`, shown by
-//!   their id for now (no `users.info` yet).
-//! - The delivery id of an event is its `event_id`: Socket Mode may deliver one event on two
-//!   connections, and the engine handles a delivery once.
+//! - Channels are `slack:<channel id>` on deckhand's side; accounts `slack:<user id>`, named
+//!   by `users.info` ([`people`]); people of `[people]` are shown as `<@U…>` mentions.
+//! - The delivery id of a message is its channel and `ts`: Socket Mode may deliver one event on
+//!   two connections, Slack retries, and a mention arrives both as `message` and `app_mention`;
+//!   the engine handles a delivery once. Other events' is their `event_id`.
+//! - Slash commands ([`commands`]) are messages typed to the bot; their refusals are ephemeral.
+//! - The user groups `[groups]` names (`slack-group:S0…`) are listed at start and every
+//!   [`people::GROUPS_REFRESH`], and handed to the engine as [`ChatEvent::Members`].
 //! - An approval request ([`ChatOut::post_request`]) has Approve and Deny buttons and the
 //!   bot's own ✅/❌ as hints; a click (a `block_actions` interaction) becomes the
 //!   `ReactionAdded` of ✅ or ❌ it stands for, so the engine's approval rules apply as they are.
@@ -23,7 +27,11 @@
 //! - Tokens are kept in slack-morphism's token type, whose `Debug` shows only their length;
 //!   they are never logged nor printed.
 
+pub mod commands;
 pub mod http;
+pub mod people;
+
+use crate::secrets::{self, Missing};
 
 use super::{
     Account, ChatError, ChatEvent, ChatOut, Conversation, Limits, Message, MsgId, Reaction,
@@ -110,22 +118,19 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// The secrets from the environment, or the names of the variables that are missing.
-    /// `SLACK_APP_TOKEN` chooses Socket Mode; without it, `SLACK_SIGNING_SECRET` chooses the
-    /// Events API over HTTP; with neither, `SLACK_APP_TOKEN` is named missing.
-    pub fn from_env() -> Result<Secrets, Vec<&'static str>> {
-        let get = |name: &'static str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| v.trim().to_owned())
-                .ok_or(name)
-        };
-        let bot = get("SLACK_BOT_TOKEN");
-        let transport = match (get("SLACK_APP_TOKEN"), get("SLACK_SIGNING_SECRET")) {
+    /// The secrets from the environment (each `NAME` or a file named by `NAME_FILE`, see
+    /// [`crate::secrets`]), or what is missing. `SLACK_APP_TOKEN` chooses Socket Mode; without
+    /// it, `SLACK_SIGNING_SECRET` chooses the Events API over HTTP; with neither,
+    /// `SLACK_APP_TOKEN` is named missing.
+    pub fn from_env() -> Result<Secrets, Vec<Missing>> {
+        let bot = secrets::read("SLACK_BOT_TOKEN");
+        let transport = match (
+            secrets::read("SLACK_APP_TOKEN"),
+            secrets::read("SLACK_SIGNING_SECRET"),
+        ) {
             (Ok(app_token), _) => Ok(Transport::SocketMode { app_token }),
-            (Err(_), Ok(signing_secret)) => Ok(Transport::Http { signing_secret }),
-            (Err(app), Err(_)) => Err(app),
+            (Err(Missing::Unset(_)), Ok(signing_secret)) => Ok(Transport::Http { signing_secret }),
+            (Err(app), _) => Err(app),
         };
         match (bot, transport) {
             (Ok(bot_token), Ok(transport)) => Ok(Secrets {
@@ -148,6 +153,12 @@ impl Secrets {
 pub struct Slack {
     client: Arc<SlackClient<Connector>>,
     bot_token: SlackApiToken,
+    /// Display names and user groups.
+    directory: Arc<people::Directory>,
+    /// The people with a Slack account, for mentions.
+    mentions: Arc<people::Mentions>,
+    /// The user groups the configuration names (`S0…`).
+    groups: Vec<String>,
     /// Socket Mode's app-level token; `None` over HTTP.
     app_token: Option<SlackApiToken>,
     /// The Events API's signing secret; `None` over Socket Mode.
@@ -174,8 +185,12 @@ fn describe(err: &SlackClientError) -> String {
 
 impl Slack {
     /// Builds the client and checks the bot token with `auth.test`; fails naming Slack's
-    /// error (`invalid_auth`, `account_inactive`, …).
-    pub async fn connect(secrets: &Secrets) -> anyhow::Result<Slack> {
+    /// error (`invalid_auth`, `account_inactive`, …). `config` gives the people to mention and
+    /// the user groups to list.
+    pub async fn connect(
+        secrets: &Secrets,
+        config: &crate::config::Config,
+    ) -> anyhow::Result<Slack> {
         // Plain http is accepted for a test server or a local proxy (`SLACK_API_URL`);
         // slack-morphism's own connector is https-only.
         let tls = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
@@ -217,6 +232,14 @@ impl Slack {
                 )
             })?;
         Ok(Slack {
+            directory: Arc::new(people::Directory::new(client.clone(), bot_token.clone())),
+            mentions: Arc::new(people::mentions(&config.people)),
+            groups: config
+                .platform_group_entries()
+                .into_iter()
+                .filter_map(|g| g.strip_prefix(GROUP_PREFIX))
+                .map(str::to_owned)
+                .collect(),
             client,
             bot_token,
             app_token,
@@ -236,37 +259,49 @@ impl Slack {
             client: self.client.clone(),
             token: self.bot_token.clone(),
             bot_user: self.bot_user.clone(),
+            mentions: self.mentions.clone(),
         }
     }
 
-    /// Starts taking events, over the transport the secrets chose: Socket Mode's connections
-    /// (events and button clicks), or the Events API's HTTP listener on `http` (`[http]
-    /// listen`; events only, clicks are not wired there yet). Every event deckhand
-    /// cares about is translated and sent to `events` (over Socket Mode a full channel holds
-    /// the acknowledgement back, so Slack redelivers rather than deckhand losing it; over HTTP
-    /// it is answered 503, and Slack sends it again).
+    /// Starts taking events, over the transport the secrets chose: Socket Mode's connections,
+    /// or the Events API's HTTP listener on `http` (`[http] listen`): events, slash commands
+    /// and button clicks either way. Every event deckhand cares about is translated, its
+    /// account named, and sent to `events` (over Socket Mode a full channel holds the
+    /// acknowledgement back, so Slack redelivers rather than deckhand losing it; over HTTP it
+    /// is answered 503, and Slack sends it again). The configured user groups are listed now
+    /// and every [`people::GROUPS_REFRESH`].
     pub async fn listen(
         &self,
         events: mpsc::Sender<ChatEvent>,
         http: std::net::SocketAddr,
     ) -> anyhow::Result<Listener> {
+        let refresher = (!self.groups.is_empty()).then(|| {
+            tokio::spawn(refresh_groups(
+                self.directory.clone(),
+                self.groups.clone(),
+                events.clone(),
+            ))
+        });
+        let state = ListenerState {
+            events,
+            bot_user: self.bot_user.clone(),
+            directory: self.directory.clone(),
+        };
         if let Some(secret) = &self.signing_secret {
-            let server = http::serve(http, secret, &self.bot_user, events).await?;
-            return Ok(Listener(Transports::Http(server)));
+            let server = http::serve(http, secret, state).await?;
+            return Ok(Listener(Transports::Http(server), refresher));
         }
         let Some(app_token) = &self.app_token else {
             anyhow::bail!("Slack Socket Mode needs an app-level token (SLACK_APP_TOKEN)");
         };
         let callbacks = SlackSocketModeListenerCallbacks::new()
             .with_push_events(on_push_event)
-            .with_interaction_events(on_interaction);
+            .with_interaction_events(on_interaction)
+            .with_command_events(on_command);
         let environment = Arc::new(
             SlackClientEventsListenerEnvironment::new(self.client.clone())
                 .with_error_handler(on_error)
-                .with_user_state(ListenerState {
-                    events,
-                    bot_user: self.bot_user.clone(),
-                }),
+                .with_user_state(state),
         );
         let listener = SlackClientSocketModeListener::new(
             &SlackClientSocketModeConfig::new(),
@@ -278,12 +313,48 @@ impl Slack {
             .await
             .map_err(|err| anyhow::anyhow!("Slack Socket Mode: {}", describe(&err)))?;
         listener.start().await;
-        Ok(Listener(Transports::SocketMode(listener)))
+        Ok(Listener(Transports::SocketMode(listener), refresher))
     }
 }
 
-/// The running transport: Socket Mode's connections or the Events API's HTTP listener.
-pub struct Listener(Transports);
+/// The prefix of a user group entry in `[groups]`.
+const GROUP_PREFIX: &str = "slack-group:";
+
+/// Lists the members of each user group now and every [`people::GROUPS_REFRESH`], for the
+/// engine; ends when the engine stops taking events. A group Slack will not list keeps what
+/// was known of it (a warning names Slack's error).
+async fn refresh_groups(
+    directory: Arc<people::Directory>,
+    groups: Vec<String>,
+    events: mpsc::Sender<ChatEvent>,
+) {
+    let mut every = tokio::time::interval(people::GROUPS_REFRESH);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        for group in &groups {
+            match directory.members(group).await {
+                Ok(users) => {
+                    let accounts = users.iter().map(|u| account(u)).collect();
+                    let event = ChatEvent::Members {
+                        group: format!("{GROUP_PREFIX}{group}"),
+                        accounts,
+                    };
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                Err(err) => tracing::warn!(
+                    "Slack: could not list the members of user group {group} ({err:#}; is the usergroups:read scope granted?); its members stay as last known"
+                ),
+            }
+        }
+    }
+}
+
+/// The running transport (Socket Mode's connections or the Events API's HTTP listener), and
+/// the task listing user groups.
+pub struct Listener(Transports, Option<tokio::task::JoinHandle<()>>);
 
 enum Transports {
     SocketMode(SlackClientSocketModeListener<Connector>),
@@ -293,6 +364,9 @@ enum Transports {
 impl Listener {
     /// Stops taking events: the connections are closed, or the HTTP listener stops accepting.
     pub async fn shutdown(&self) {
+        if let Some(refresher) = &self.1 {
+            refresher.abort();
+        }
         match &self.0 {
             Transports::SocketMode(listener) => listener.shutdown().await,
             Transports::Http(server) => server.shutdown(),
@@ -312,10 +386,51 @@ impl Listener {
     }
 }
 
-/// What the callbacks (plain `fn`s) need, kept in the listener's user state.
+/// What the transports need to hand events over: kept in the Socket Mode listener's user
+/// state (its callbacks are plain `fn`s), or held by the HTTP handler.
+#[derive(Clone)]
 struct ListenerState {
     events: mpsc::Sender<ChatEvent>,
     bot_user: String,
+    directory: Arc<people::Directory>,
+}
+
+impl ListenerState {
+    /// `event` with its account named by Slack ([`people::Directory`]).
+    async fn named(&self, event: ChatEvent) -> ChatEvent {
+        match event {
+            ChatEvent::Message(mut m) => {
+                m.from = self.directory.named(m.from).await;
+                ChatEvent::Message(m)
+            }
+            ChatEvent::ReactionAdded(mut r) => {
+                r.from = self.directory.named(r.from).await;
+                ChatEvent::ReactionAdded(r)
+            }
+            ChatEvent::ReactionRemoved(mut r) => {
+                r.from = self.directory.named(r.from).await;
+                ChatEvent::ReactionRemoved(r)
+            }
+            other => other,
+        }
+    }
+
+    /// Names the event's account and hands it to the engine, waiting while its queue is full.
+    async fn hand_over(&self, event: ChatEvent) -> UserCallbackResult<()> {
+        let event = self.named(event).await;
+        // Only handed over: the engine handles it in its own task.
+        self.events.send(event).await?;
+        Ok(())
+    }
+}
+
+/// The listener's state, out of slack-morphism's user state.
+async fn listener_state(state: &SlackClientEventsUserState) -> Option<ListenerState> {
+    state
+        .read()
+        .await
+        .get_user_state::<ListenerState>()
+        .cloned()
 }
 
 async fn on_push_event(
@@ -323,18 +438,13 @@ async fn on_push_event(
     _client: Arc<SlackClient<Connector>>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
-    let (sender, bot_user) = {
-        let state = state.read().await;
-        let Some(s) = state.get_user_state::<ListenerState>() else {
-            return Ok(());
-        };
-        (s.events.clone(), s.bot_user.clone())
+    let Some(state) = listener_state(&state).await else {
+        return Ok(());
     };
-    if let Some(ev) = translate(&event, &bot_user) {
-        // Only handed over: the engine handles it in its own task.
-        sender.send(ev).await?;
+    match translate(&event, &state.bot_user) {
+        Some(ev) => state.hand_over(ev).await,
+        None => Ok(()),
     }
-    Ok(())
 }
 
 async fn on_interaction(
@@ -342,36 +452,56 @@ async fn on_interaction(
     _client: Arc<SlackClient<Connector>>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
-    let sender = {
-        let state = state.read().await;
-        let Some(s) = state.get_user_state::<ListenerState>() else {
-            return Ok(());
-        };
-        s.events.clone()
+    let Some(state) = listener_state(&state).await else {
+        return Ok(());
     };
-    if let Some(ev) = click(&event) {
-        sender.send(ev).await?;
+    match click(&event) {
+        Some(ev) => state.hand_over(ev).await,
+        None => Ok(()),
     }
-    Ok(())
 }
+
+/// A slash command: handed to the engine, then acknowledged with no message of its own (the
+/// engine's answer is posted in the channel, a refusal to the asker only).
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<SlackClient<Connector>>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    if let Some(state) = listener_state(&state).await {
+        state.hand_over(commands::translate(&event)).await?;
+    }
+    // slack-morphism acknowledges an error with an empty envelope: the bare acknowledgement
+    // Slack takes as "received, nothing to show".
+    Err(Box::new(BareAck))
+}
+
+/// Not a failure: how [`on_command`] asks for a bare acknowledgement (see [`on_error`]).
+#[derive(Debug)]
+struct BareAck;
+
+impl std::fmt::Display for BareAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("acknowledged with no message")
+    }
+}
+
+impl std::error::Error for BareAck {}
 
 fn on_error(
     err: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<SlackClient<Connector>>,
     _state: SlackClientEventsUserState,
 ) -> HttpStatusCode {
-    tracing::warn!("Slack Socket Mode: {err}");
+    if !err.is::<BareAck>() {
+        tracing::warn!("Slack Socket Mode: {err}");
+    }
     HttpStatusCode::OK
 }
 
+/// A Slack account, shown by its id until [`people::Directory`] names it.
 fn account(user: &str) -> Account {
-    Account {
-        groups: None,
-        platform: PLATFORM.to_owned(),
-        id: user.to_owned(),
-        // No users.info yet: the id stands for the name.
-        display: user.to_owned(),
-    }
+    Account::new(PLATFORM, user, user)
 }
 
 /// A Slack event as deckhand's, or `None` for what deckhand ignores: other bots' and its own
@@ -379,6 +509,19 @@ fn account(user: &str) -> Account {
 fn translate(event: &SlackPushEventCallback, bot_user: &str) -> Option<ChatEvent> {
     let delivery = Some(event.event_id.to_string());
     match &event.event {
+        SlackEventCallbackBody::AppMention(m) => {
+            let user = m.user.to_string();
+            if user == bot_user || m.edited.is_some() {
+                return None;
+            }
+            typed(
+                m.channel.as_ref(),
+                &m.origin,
+                &user,
+                m.content.text.as_deref()?,
+                false,
+            )
+        }
         SlackEventCallbackBody::Message(m) => {
             // A subtype is an edit, a deletion, a join, a bot's post…: only what a person
             // typed is a command (a reply also sent to the channel included).
@@ -394,20 +537,14 @@ fn translate(event: &SlackPushEventCallback, bot_user: &str) -> Option<ChatEvent
                 return None;
             }
             let channel = m.origin.channel.as_ref()?.to_string();
-            let text = unescape(m.content.as_ref()?.text.as_deref()?);
-            Some(ChatEvent::Message(Message {
-                place: Conversation {
-                    invocation: None,
-                    channel: format!("{PLATFORM}:{channel}"),
-                    thread: m.origin.thread_ts.as_ref().map(|t| t.to_string()),
-                },
-                id: Some(m.origin.ts.to_string()),
-                delivery,
-                from: account(&user),
-                text,
-                direct: m.origin.channel_type.as_ref().is_some_and(|t| t.0 == "im"),
-                from_bot: false,
-            }))
+            let direct = m.origin.channel_type.as_ref().is_some_and(|t| t.0 == "im");
+            typed(
+                &channel,
+                &m.origin,
+                &user,
+                m.content.as_ref()?.text.as_deref()?,
+                direct,
+            )
         }
         SlackEventCallbackBody::ReactionAdded(r) => {
             reaction(&r.user, &r.reaction, &r.item, bot_user, delivery)
@@ -419,6 +556,29 @@ fn translate(event: &SlackPushEventCallback, bot_user: &str) -> Option<ChatEvent
         }
         _ => None,
     }
+}
+
+/// A message someone typed. Its delivery id is its channel and `ts`: the same message as a
+/// `message` and an `app_mention` event, or sent twice, is one delivery.
+fn typed(
+    channel: &str,
+    origin: &SlackMessageOrigin,
+    user: &str,
+    text: &str,
+    direct: bool,
+) -> Option<ChatEvent> {
+    Some(ChatEvent::Message(Message {
+        place: Conversation::thread(
+            &format!("{PLATFORM}:{channel}"),
+            origin.thread_ts.as_ref().map(|t| t.to_string()),
+        ),
+        id: Some(origin.ts.to_string()),
+        delivery: Some(format!("message:{channel}:{}", origin.ts)),
+        from: account(user),
+        text: unescape(text),
+        direct,
+        from_bot: false,
+    }))
 }
 
 fn reaction(
@@ -493,7 +653,8 @@ fn click(event: &SlackInteractionEvent) -> Option<ChatEvent> {
 }
 
 /// The Block Kit of an approval request: the text, then Approve and Deny buttons.
-fn request_blocks(text: &str, deploy: i64) -> Vec<SlackBlock> {
+/// `shown` is Slack text already ([`SlackOut::text`]).
+fn request_blocks(shown: &str, deploy: i64) -> Vec<SlackBlock> {
     let button = |label: &str, action: &str, style| {
         SlackActionBlockElement::from(
             SlackBlockButtonElement::new(label.into())
@@ -504,9 +665,9 @@ fn request_blocks(text: &str, deploy: i64) -> Vec<SlackBlock> {
     };
     vec![
         SlackSectionBlock::new()
-            .with_text(SlackBlockText::from(SlackBlockMarkDownText::new(escape(
-                text,
-            ))))
+            .with_text(SlackBlockText::from(SlackBlockMarkDownText::new(
+                shown.to_owned(),
+            )))
             .into(),
         SlackActionsBlock::new(vec![
             button("Approve", APPROVE_ACTION, SlackBlockButtonStyle::Primary),
@@ -521,6 +682,14 @@ pub struct SlackOut {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
     bot_user: String,
+    mentions: Arc<people::Mentions>,
+}
+
+impl SlackOut {
+    /// What deckhand says, as Slack text: markup characters escaped, people mentioned.
+    fn text(&self, text: &str) -> String {
+        people::mention(&escape(text), &self.mentions)
+    }
 }
 
 /// Slack's id of a `slack:C…` channel.
@@ -592,7 +761,7 @@ impl ChatOut for SlackOut {
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
         let request = SlackApiChatPostMessageRequest::new(
             channel_id(&to.channel)?,
-            SlackMessageContent::new().with_text(escape(text)),
+            SlackMessageContent::new().with_text(self.text(text)),
         )
         .opt_thread_ts(to.thread.clone().map(SlackTs::new));
         let session = self.client.open_session(&self.token);
@@ -609,11 +778,12 @@ impl ChatOut for SlackOut {
         deploy: i64,
     ) -> Result<MsgId, ChatError> {
         let channel = channel_id(&to.channel)?;
+        let shown = self.text(text);
         let request = SlackApiChatPostMessageRequest::new(
             channel.clone(),
             SlackMessageContent::new()
-                .with_text(escape(text))
-                .with_blocks(request_blocks(text, deploy)),
+                .with_blocks(request_blocks(&shown, deploy))
+                .with_text(shown),
         )
         .opt_thread_ts(to.thread.clone().map(SlackTs::new));
         let session = self.client.open_session(&self.token);
@@ -634,14 +804,57 @@ impl ChatOut for SlackOut {
         Ok(answer.ts.to_string())
     }
 
+    /// Where the command was a slash command, an ephemeral message to whoever typed it
+    /// (`chat.postEphemeral`); elsewhere a post.
+    async fn refuse(&self, to: &Conversation, text: &str) -> Result<Option<MsgId>, ChatError> {
+        let Some(user) = &to.invocation else {
+            return self.post(to, text).await.map(Some);
+        };
+        let request = SlackApiChatPostEphemeralRequest::new(
+            channel_id(&to.channel)?,
+            SlackUserId::new(user.clone()),
+            SlackMessageContent::new().with_text(self.text(text)),
+        )
+        .opt_thread_ts(to.thread.clone().map(SlackTs::new));
+        let session = self.client.open_session(&self.token);
+        answered("chat.postEphemeral", session.chat_post_ephemeral(&request)).await?;
+        Ok(None)
+    }
+
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
         // An edit shows its text alone: `blocks: []` removes a request's section and buttons,
         // which would otherwise go on showing the old text (Slack keeps blocks not replaced).
+        self.update(channel, msg, self.text(text), Vec::new()).await
+    }
+
+    /// A request still waiting keeps its Approve and Deny buttons.
+    async fn edit_request(
+        &self,
+        channel: &str,
+        msg: &MsgId,
+        text: &str,
+        deploy: i64,
+    ) -> Result<(), ChatError> {
+        let shown = self.text(text);
+        let blocks = request_blocks(&shown, deploy);
+        self.update(channel, msg, shown, blocks).await
+    }
+}
+
+impl SlackOut {
+    /// `chat.update` of the bot's message `msg` to `shown` (Slack text) and `blocks`.
+    async fn update(
+        &self,
+        channel: &str,
+        msg: &MsgId,
+        shown: String,
+        blocks: Vec<SlackBlock>,
+    ) -> Result<(), ChatError> {
         let request = SlackApiChatUpdateRequest::new(
             channel_id(channel)?,
             SlackMessageContent::new()
-                .with_text(escape(text))
-                .with_blocks(Vec::new()),
+                .with_text(shown)
+                .with_blocks(blocks),
             SlackTs::new(msg.clone()),
         );
         let session = self.client.open_session(&self.token);
@@ -674,7 +887,7 @@ mod tests {
         assert_eq!(m.place.channel, "slack:C0OPS");
         assert_eq!(m.place.thread.as_deref(), Some("1.0"));
         assert_eq!(m.id.as_deref(), Some("2.0"));
-        assert_eq!(m.delivery.as_deref(), Some("Ev1"));
+        assert_eq!(m.delivery.as_deref(), Some("message:C0OPS:2.0"));
         assert_eq!(m.from.key(), "slack:U0ALICE");
         assert!(!m.direct);
     }
@@ -775,7 +988,7 @@ mod tests {
 
     #[test]
     fn a_request_has_its_text_and_two_buttons() {
-        let blocks = serde_json::to_value(request_blocks("#3 a <b>", 3)).unwrap();
+        let blocks = serde_json::to_value(request_blocks(&escape("#3 a <b>"), 3)).unwrap();
         assert_eq!(blocks[0]["type"], "section");
         assert_eq!(blocks[0]["text"]["text"], "#3 a &lt;b&gt;");
         let buttons = &blocks[1]["elements"];

@@ -37,6 +37,8 @@ pub struct Call {
     pub body: Value,
     /// The `Authorization` header: `Bearer <token>`.
     pub auth: String,
+    /// When the fake received it (for the benchmark's latencies).
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -275,6 +277,7 @@ impl FakeSlack {
                 method: method.clone(),
                 body: body.clone(),
                 auth,
+                at: std::time::Instant::now(),
             });
             if st.limited.as_ref().is_some_and(|(m, _)| *m == method) {
                 let (_, secs) = st.limited.take().unwrap();

@@ -12,6 +12,7 @@
 //! retries, so no adapter has to and no deploy waits for chat.
 
 pub mod console;
+pub mod discord;
 pub mod hub;
 pub mod memory;
 pub mod outbox;
@@ -158,7 +159,10 @@ pub enum ChatEvent {
     /// The members of a platform group (`slack-group:S0…`), as the platform listed them: they
     /// replace what the engine knew of that group. Adapters send it for the groups the
     /// configuration names ([`crate::core::people::GROUP_PLATFORMS`]) when they learn them.
-    Members { group: String, accounts: Vec<Account> },
+    Members {
+        group: String,
+        accounts: Vec<Account>,
+    },
 }
 
 /// A reaction on a message.

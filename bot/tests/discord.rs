@@ -610,7 +610,7 @@ async fn hostile_text_is_refused_by_the_parser_and_never_reaches_a_shell() {
         format!("!deploy api$(touch {}) to staging", marker.display()),
         format!("!deploy `touch {}` to staging", marker.display()),
         format!("!deploy api; touch {} to staging", marker.display()),
-        "!deploy api\nto prod".to_owned(),
+        format!("!deploy api to staging\n; touch {}", marker.display()),
     ];
     for t in &texts {
         fake.say(OPS, ALICE, "alice", &[], t);
@@ -624,6 +624,7 @@ async fn hostile_text_is_refused_by_the_parser_and_never_reaches_a_shell() {
     })
     .await;
     let posts = fake.posts();
+    assert_eq!(posts.len(), texts.len(), "one refusal each: {posts:#?}");
     assert!(
         !posts.iter().any(|c| c.content().contains("#1")),
         "no deploy was started: {posts:#?}"
@@ -713,6 +714,7 @@ async fn after_a_dropped_gateway_the_bot_resumes_and_handles_nothing_twice() {
         .filter(|f| f.op == 6)
         .collect();
     assert_eq!(resumes.len(), 2, "{resumes:#?}");
+    assert!(fake.resent() >= 1, "a dispatch the client had was replayed");
     assert!(
         resumes
             .iter()

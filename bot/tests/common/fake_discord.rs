@@ -98,6 +98,8 @@ struct State {
     seq: u64,
     sessions: u64,
     heartbeat_acks: usize,
+    /// Dispatches sent again on a resume although the client had them.
+    resent: usize,
     /// `GET /users/@me` answers 401 when set.
     refuse_token: bool,
     /// `GET /gateway` answers 500 when set.
@@ -244,6 +246,11 @@ impl FakeDiscord {
     /// How many gateway connections were opened.
     pub fn connections(&self) -> usize {
         self.state.lock().unwrap().connections
+    }
+
+    /// How many dispatches a resume sent again although the client had them.
+    pub fn resent(&self) -> usize {
+        self.state.lock().unwrap().resent
     }
 
     pub fn heartbeat_acks(&self) -> usize {
@@ -759,6 +766,7 @@ impl FakeDiscord {
             6 => {
                 let had = d["seq"].as_u64().unwrap_or(0);
                 st.socket = Some(socket.clone());
+                st.resent += st.dispatched.iter().filter(|(s, _, _)| *s == had).count();
                 let mut frames: Vec<String> = st
                     .dispatched
                     .iter()

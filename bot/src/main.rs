@@ -328,8 +328,27 @@ async fn run_serve(
             bot.handle(event).await;
         }
     };
+    // The gateway connection ending for good ends the process (a supervisor restarts it, and
+    // the operator sees why), rather than a bot that no longer hears Discord.
+    let discord_ended = async {
+        match &discord_listener {
+            Some(l) => l.ended().await,
+            None => std::future::pending().await,
+        }
+    };
     let code = tokio::select! {
         () = pump => ExitCode::FAILURE,
+        why = discord_ended => {
+            eprintln!("deckhand serve: {why}: stopping.");
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                if let Some(l) = &slack_listener {
+                    l.shutdown().await;
+                }
+            })
+            .await;
+            bot.shutdown(grace).await;
+            ExitCode::FAILURE
+        }
         first = signals.next() => {
             // No event is taken once stopping; what Slack did not get acknowledged it sends again.
             let listeners = async {

@@ -840,6 +840,26 @@ async fn serve_refuses_to_start_when_discord_does_not_say_where_its_gateway_is()
     assert_eq!(fake.connections(), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_naming_the_intent_when_the_gateway_refuses_it() {
+    let fake = FakeDiscord::start().await;
+    fake.disallow_intents();
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve_with(
+        dir.path(),
+        &config(dir.path(), "", |t| t),
+        &discord_env(&fake),
+    );
+    let (status, out) = finish(child).await;
+    assert!(!status.success(), "{out}");
+    assert!(out.contains("MESSAGE CONTENT INTENT"), "{out}");
+    assert!(
+        fake.gateway_frames().iter().any(|f| f.op == 2),
+        "it identified"
+    );
+    assert!(!out.contains(TOKEN));
+}
+
 /// Runs `deckhand <command> --config <config>` without chat variables but `env`.
 fn run(
     command: &str,

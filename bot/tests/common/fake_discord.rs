@@ -106,6 +106,9 @@ struct State {
     no_gateway: bool,
     /// Starting threads is refused (403 Missing Permissions) everywhere.
     no_threads: bool,
+    /// An Identify is answered by closing with 4014 (Disallowed intent(s)), as Discord does
+    /// when a privileged intent is not enabled for the application.
+    disallow_intents: bool,
     /// The channel of each interaction token (for its webhook answers).
     tokens: Vec<(String, String)>,
     next_id: u64,
@@ -209,6 +212,11 @@ impl FakeDiscord {
     /// `GET /gateway` answers 500 from now on.
     pub fn hide_gateway(&self) {
         self.state.lock().unwrap().no_gateway = true;
+    }
+
+    /// An Identify is answered with close code 4014 (Disallowed intent(s)) from now on.
+    pub fn disallow_intents(&self) {
+        self.state.lock().unwrap().disallow_intents = true;
     }
 
     /// Starting a thread is refused (403, Missing Permissions) from now on.
@@ -717,6 +725,15 @@ impl FakeDiscord {
                     Some(Ok(WsMessage::Text(text))) => {
                         let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else { continue };
                         let op = v["op"].as_u64().unwrap_or(u64::MAX);
+                        if op == 2 && self.state.lock().unwrap().disallow_intents {
+                            self.state.lock().unwrap().gateway.push(Sent { op, d: v["d"].clone() });
+                            let close = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                                code: 4014.into(),
+                                reason: "Disallowed intent(s).".into(),
+                            };
+                            let _ = write.send(WsMessage::Close(Some(close))).await;
+                            return;
+                        }
                         let frames = self.received(op, v["d"].clone(), &tx);
                         for f in frames {
                             if write.send(WsMessage::Text(f.into())).await.is_err() {

@@ -285,13 +285,23 @@ impl Discord {
             .ok_or_else(|| anyhow::anyhow!("the Discord client was already started"))?;
         let shards = client.shard_manager.clone();
         let task = tokio::spawn(async move {
-            if let Err(err) = client.start().await {
-                tracing::error!("Discord gateway: {err}");
+            match client.start().await {
+                // serenity retries what can be retried: what ends here is for good (a token
+                // revoked since, an intent not enabled in the developer portal).
+                Err(err) => format!(
+                    "Discord's gateway ended the connection for good: {err}{}",
+                    if err.to_string().to_lowercase().contains("intent") {
+                        " (switch MESSAGE CONTENT INTENT on under Bot → Privileged Gateway Intents in the developer portal)"
+                    } else {
+                        ""
+                    }
+                ),
+                Ok(()) => "Discord's gateway connection ended".to_owned(),
             }
         });
         Ok(Listener {
             shards,
-            task,
+            task: tokio::sync::Mutex::new(Some(task)),
             describe: format!(
                 "over the gateway at {} (slash commands in {})",
                 self.gateway,
@@ -308,7 +318,8 @@ impl Discord {
 /// The running gateway connection.
 pub struct Listener {
     shards: Arc<ShardManager>,
-    task: tokio::task::JoinHandle<()>,
+    /// The client's task; it ends with why the gateway connection ended.
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<String>>>,
     describe: String,
 }
 
@@ -316,7 +327,24 @@ impl Listener {
     /// Stops taking events: the gateway connection is closed.
     pub async fn shutdown(&self) {
         self.shards.shutdown_all().await;
-        self.task.abort();
+        if let Some(task) = self.task.lock().await.take() {
+            task.abort();
+        }
+    }
+
+    /// Returns once the gateway connection ended for good (serenity reconnects and resumes by
+    /// itself before that), saying why; never, once [`Listener::shutdown`] ran.
+    pub async fn ended(&self) -> String {
+        let mut task = self.task.lock().await;
+        let Some(handle) = task.as_mut() else {
+            return std::future::pending().await;
+        };
+        let why = match handle.await {
+            Ok(why) => why,
+            Err(err) => format!("the Discord client's task failed: {err}"),
+        };
+        task.take();
+        why
     }
 
     /// How events arrive, for the start-up line.

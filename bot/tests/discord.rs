@@ -921,6 +921,41 @@ fn check_and_serve_name_the_missing_discord_secrets_and_files_stand_in_for_them(
         "the token came from its file: {said}"
     );
     assert!(!said.contains(TOKEN));
+
+    // All set: `check` says where the REST calls go and how many guilds get the commands.
+    let mut check = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"));
+    check.args(["check", "--config"]).arg(&cfg);
+    for var in CHAT_VARS {
+        check.env_remove(var);
+    }
+    let out = check
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("DISCORD_APPLICATION_ID", "200000000000000001")
+        .env("DISCORD_GUILD_ID", "1, 2")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("slash commands in 2 guilds; REST at https://discord.com"),
+        "{said}"
+    );
+    assert!(!said.contains(TOKEN));
+}
+
+#[test]
+fn an_unknown_key_in_the_discord_table_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "", |t| t);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}token = \"not here\"\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("token"), "{said}");
 }
 
 /// The adapter alone, against the fake: the answers to a slash command, a refusal shown to its

@@ -41,6 +41,16 @@ pub fn definitions() -> Vec<CreateCommand> {
                 .set_autocomplete(true),
             )
             .add_option(CreateCommandOption::new(
+                CommandOptionType::String,
+                "host",
+                "One host of the env only",
+            ))
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::String,
+                "task",
+                "A task of the recipe other than `deploy` (e.g. migrate)",
+            ))
+            .add_option(CreateCommandOption::new(
                 CommandOptionType::Boolean,
                 "dry-run",
                 "Show what would run, run nothing",
@@ -130,14 +140,24 @@ pub fn text(name: &str, options: &[(String, Value)]) -> Result<String, String> {
             let Some(app) = name_of("app", "an app name")? else {
                 return Err("Say which app: `/deploy app: api`.".to_owned());
             };
-            let mut text = format!("deploy {app}");
+            let mut text = match name_of("task", "a task name")? {
+                Some(task) => format!("deploy:{task} {app}"),
+                None => format!("deploy {app}"),
+            };
             if let Some(git_ref) = name_of("ref", "a git ref")? {
                 text.push('@');
                 text.push_str(&git_ref);
             }
-            if let Some(env) = name_of("env", "an env name")? {
-                text.push_str(" to ");
-                text.push_str(&env);
+            match (
+                name_of("env", "an env name")?,
+                name_of("host", "a host name")?,
+            ) {
+                (Some(env), Some(host)) => text.push_str(&format!(" to {env}/{host}")),
+                (Some(env), None) => text.push_str(&format!(" to {env}")),
+                (None, Some(_)) => {
+                    return Err("A host is one of an env's: give the env too.".to_owned());
+                }
+                (None, None) => {}
             }
             if flag("dry-run") {
                 text.push_str(" --dry-run");
@@ -218,6 +238,19 @@ mod tests {
             text(DEPLOY, &[t("app", "web")]),
             Ok("deploy web".to_owned())
         );
+        assert_eq!(
+            text(
+                DEPLOY,
+                &[
+                    t("app", "api"),
+                    t("env", "prod"),
+                    t("host", "api-1"),
+                    t("task", "migrate")
+                ]
+            ),
+            Ok("deploy:migrate api to prod/api-1".to_owned())
+        );
+        assert!(text(DEPLOY, &[t("app", "api"), t("host", "api-1")]).is_err());
     }
 
     #[test]
@@ -238,6 +271,14 @@ mod tests {
             );
             assert!(
                 text(DEPLOY, &[t("app", "api"), t("ref", bad)]).is_err(),
+                "{bad:?}"
+            );
+            assert!(
+                text(DEPLOY, &[t("app", "api"), t("env", "prod"), t("host", bad)]).is_err(),
+                "{bad:?}"
+            );
+            assert!(
+                text(DEPLOY, &[t("app", "api"), t("task", bad)]).is_err(),
                 "{bad:?}"
             );
         }

@@ -354,6 +354,32 @@ mod tests {
     }
 
     #[test]
+    fn a_reaction_in_a_dm_has_no_groups_and_a_custom_emoji_its_name() {
+        let dm: serenity::all::Reaction = serde_json::from_value(json!({
+            "user_id": "200", "channel_id": "11", "message_id": "600",
+            "emoji": {"id": null, "name": "✅"}, "burst": false, "type": 0,
+        }))
+        .unwrap();
+        let r = reaction(&dm, 999).expect("translated");
+        assert_eq!(
+            (r.channel.as_str(), r.message.as_str(), r.emoji.as_str()),
+            ("discord:11", "600", "✅")
+        );
+        assert_eq!(r.from.key(), "discord:200");
+        assert_eq!(r.from.groups, None);
+        assert!(reaction(&dm, 200).is_none(), "the bot's own hint");
+        let custom: serenity::all::Reaction = serde_json::from_value(json!({
+            "user_id": "200", "channel_id": "10", "message_id": "600", "guild_id": "1",
+            "member": {"user": user("200"), "roles": ["77"], "joined_at": "2026-01-01T00:00:00Z", "deaf": false, "mute": false, "flags": 0},
+            "emoji": {"id": "800", "name": "shipit", "animated": false}, "burst": false, "type": 0,
+        }))
+        .unwrap();
+        let r = reaction(&custom, 999).expect("translated");
+        assert_eq!(r.emoji, "shipit");
+        assert_eq!(r.from.groups, Some(vec!["discord-role:77".to_owned()]));
+    }
+
+    #[test]
     fn a_reaction_given_again_after_its_removal_is_a_new_delivery() {
         let mut g = Generations::default();
         let first = g.delivery("5:7:✅", true);

@@ -1061,3 +1061,39 @@ async fn the_adapter_answers_invocations_in_place_and_refuses_ephemerally() {
     ));
     fake.assert_loopback();
 }
+
+/// serenity hands each dispatch to a task of its own (and tokio runs the newest first): a burst
+/// must still reach the engine in the order it was typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_messages_is_handled_in_the_order_it_was_typed() {
+    let (fake, _dir, child) = started("", |t| t).await;
+    let apps = ["api", "web", "api", "web", "api"];
+    for app in apps {
+        fake.say(
+            OPS,
+            ALICE,
+            "alice",
+            &[],
+            &format!("!deploy {app} to staging"),
+        );
+    }
+    fake.wait_for(30, "an answer to each", |calls| {
+        calls
+            .iter()
+            .filter(|c| c.is("POST", "/channels/*/messages") && c.segment(2) == OPS)
+            .count()
+            >= apps.len()
+    })
+    .await;
+    let answers: Vec<String> = fake
+        .posts()
+        .iter()
+        .filter(|c| c.segment(2) == OPS)
+        .map(|c| c.content().to_owned())
+        .collect();
+    for (i, app) in apps.iter().enumerate() {
+        let label = format!("#{} {app}@main → staging", i + 1);
+        assert!(answers[i].starts_with(&label), "{label}: {answers:#?}");
+    }
+    stop_cleanly(&fake, child).await;
+}

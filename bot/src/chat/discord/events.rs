@@ -8,6 +8,7 @@
 //! command whose options cannot make a command is refused ephemerally here.
 
 use super::commands;
+use super::order::{self, Orderer};
 use super::{Catalog, PLATFORM, channel_name};
 use crate::chat::{Account, ChatEvent, Conversation, Message, Reaction};
 use serenity::all::{
@@ -35,7 +36,8 @@ pub fn invocation(id: u64, token: &str) -> String {
 
 /// serenity's event handler: translates, acknowledges interactions, hands over.
 pub struct Handler {
-    events: mpsc::Sender<ChatEvent>,
+    /// Events go to the engine through it, back in Discord's order.
+    order: Orderer,
     bot_user: u64,
     catalog: Catalog,
     reactions: Mutex<Generations>,
@@ -81,19 +83,17 @@ impl Generations {
 impl Handler {
     pub fn new(events: mpsc::Sender<ChatEvent>, bot_user: u64, catalog: Catalog) -> Handler {
         Handler {
-            events,
+            order: Orderer::start(events),
             bot_user,
             catalog,
             reactions: Mutex::default(),
         }
     }
 
-    async fn send(&self, event: ChatEvent) {
-        // Only handed over: the engine handles it in its own task. A closed channel means the
-        // bot is stopping.
-        if self.events.send(event).await.is_err() {
-            tracing::debug!("Discord: an event arrived while stopping");
-        }
+    /// Hands `event` over, to reach the engine in the order of `key` (a snowflake).
+    fn send(&self, key: u64, event: ChatEvent) {
+        // Only handed over: the engine handles it in its own task.
+        self.order.send(key, event);
     }
 
     async fn reaction(&self, r: &serenity::all::Reaction, added: bool) {
@@ -110,12 +110,15 @@ impl Handler {
                 .expect("reactions lock")
                 .delivery(&key, added),
         );
-        self.send(if added {
-            ChatEvent::ReactionAdded(reaction)
-        } else {
-            ChatEvent::ReactionRemoved(reaction)
-        })
-        .await;
+        // A reaction has no id: it takes its place by when it arrived.
+        self.send(
+            order::now_key(),
+            if added {
+                ChatEvent::ReactionAdded(reaction)
+            } else {
+                ChatEvent::ReactionRemoved(reaction)
+            },
+        );
     }
 }
 
@@ -123,7 +126,7 @@ impl Handler {
 impl EventHandler for Handler {
     async fn message(&self, _ctx: Context, msg: serenity::all::Message) {
         if let Some(m) = message(&msg, self.bot_user) {
-            self.send(ChatEvent::Message(m)).await;
+            self.send(msg.id.get(), ChatEvent::Message(m));
         }
     }
 
@@ -154,20 +157,22 @@ impl EventHandler for Handler {
                                 super::out::describe(&err)
                             );
                         }
-                        self.send(ChatEvent::Message(Message {
-                            place: Conversation {
-                                channel: channel_name(cmd.channel_id),
-                                thread: None,
-                                invocation: Some(invocation(cmd.id.get(), &cmd.token)),
-                            },
-                            id: None,
-                            delivery: Some(format!("interaction:{}", cmd.id)),
-                            from,
-                            text,
-                            direct: true,
-                            from_bot: false,
-                        }))
-                        .await;
+                        self.send(
+                            cmd.id.get(),
+                            ChatEvent::Message(Message {
+                                place: Conversation {
+                                    channel: channel_name(cmd.channel_id),
+                                    thread: None,
+                                    invocation: Some(invocation(cmd.id.get(), &cmd.token)),
+                                },
+                                id: None,
+                                delivery: Some(format!("interaction:{}", cmd.id)),
+                                from,
+                                text,
+                                direct: true,
+                                from_bot: false,
+                            }),
+                        );
                     }
                     Err(refusal) => {
                         let answer = CreateInteractionResponse::Message(
@@ -215,7 +220,7 @@ impl EventHandler for Handler {
                         super::out::describe(&err)
                     );
                 }
-                self.send(event).await;
+                self.send(click.id.get(), event);
             }
             _ => {}
         }

@@ -22,6 +22,7 @@
 
 pub mod commands;
 pub mod events;
+mod order;
 pub mod out;
 
 pub use out::DiscordOut;

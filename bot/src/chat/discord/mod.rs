@@ -3,7 +3,7 @@
 //! Invariant: this directory is the only one that imports serenity, and it translates at once:
 //! a gateway dispatch becomes a [`ChatEvent`] inside serenity's event handler ([`events`]),
 //! which only hands it to a channel (after acknowledging an interaction, which Discord wants
-//! within 3 seconds), and what the engine says goes out through [`DiscordOut`] ([`out`]), a
+//! within 3 seconds) through [`order`], which puts a burst back in Discord's order, and what the engine says goes out through [`DiscordOut`] ([`out`]), a
 //! [`ChatOut`] holding serenity's `Http`. No serenity type leaves this directory.
 //!
 //! - Channels are `discord:<channel id>` (a thread is a channel of its own on Discord);

@@ -824,6 +824,27 @@ async fn serve_exits_naming_discords_error_when_the_token_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_says_when_discord_cannot_be_reached_rather_than_blaming_the_token() {
+    // A port nothing listens on (bound, then closed).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let fake = FakeDiscord::start().await;
+    let mut env = discord_env(&fake);
+    env.retain(|(k, _)| *k != "DISCORD_PROXY_URL");
+    env.push(("DISCORD_PROXY_URL", url));
+    let dir = tempfile::tempdir().unwrap();
+    let child = serve_with(dir.path(), &config(dir.path(), "", |t| t), &env);
+    let (status, out) = finish(child).await;
+    assert!(!status.success(), "{out}");
+    assert!(
+        out.contains("could not check the bot token with Discord (GET /users/@me): could not reach Discord's REST API"),
+        "{out}"
+    );
+    assert!(!out.contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_to_start_when_discord_does_not_say_where_its_gateway_is() {
     // serenity would fall back to Discord's real gateway: deckhand stops instead.
     let fake = FakeDiscord::start().await;

@@ -149,6 +149,12 @@ impl Secrets {
             }
         });
         let proxy_url = match proxy {
+            Ok(Some(p)) if !(p.starts_with("http://") || p.starts_with("https://")) => {
+                missing.push(
+                    "DISCORD_PROXY_URL (a REST base such as http://127.0.0.1:8081)".to_owned(),
+                );
+                None
+            }
             Ok(p) => p.map(|p| p.trim_end_matches('/').to_owned()),
             Err(unreadable) => {
                 missing.push(unreadable);
@@ -229,8 +235,19 @@ impl Discord {
     ) -> anyhow::Result<Discord> {
         let http = rest_client(secrets)?;
         let me = http.get_current_user().await.map_err(|err| {
+            // A refusal is the token's; anything else (no network, a 5xx) is not.
+            let refused = matches!(
+                &err,
+                serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(e))
+                    if e.status_code.is_client_error()
+            );
             anyhow::anyhow!(
-                "Discord refused the bot token (GET /users/@me): {}",
+                "{} (GET /users/@me): {}",
+                if refused {
+                    "Discord refused the bot token"
+                } else {
+                    "could not check the bot token with Discord"
+                },
                 out::describe(&err)
             )
         })?;

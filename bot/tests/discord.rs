@@ -437,6 +437,18 @@ async fn a_custom_emoji_counts_only_when_approve_with_names_it() {
         &[],
         "party:800000000000000002",
     );
+    // bob's ✅ after it draws an answer: once it is there, carol's :party: was handled (events
+    // are handled in order), and it counted for nothing.
+    fake.react(OPS, &request, BOB, "bob", &[], "✅");
+    wait_post(&fake, "only leads can approve or deny #1").await;
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|c| c.content().contains("approved by") || c.content().contains("starting")),
+        "{:#?}",
+        fake.calls()
+    );
     fake.react(
         OPS,
         &request,

@@ -324,6 +324,7 @@ async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_and_its_outpu
     assert_eq!(threads.len(), 1, "{threads:#?}");
     assert_eq!(threads[0].segment(2), OPS);
     assert_eq!(threads[0].segment(4), status);
+    assert_eq!(threads[0].body["name"], "#1 api@v2 → prod", "{threads:#?}");
     let in_threads: Vec<_> = fake
         .posts()
         .into_iter()

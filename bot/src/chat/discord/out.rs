@@ -76,6 +76,9 @@ pub struct DiscordOut {
     moved: Mutex<Bounded<MessageId, ChannelId>>,
     /// The invocations whose deferred response was used (by the first answer or a refusal).
     answered: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// What the messages deckhand posted are about (`#1 api@main → staging`): the name of a
+    /// thread started from one.
+    titles: Mutex<Bounded<MessageId, String>>,
 }
 
 /// What a slash command's answer is sent through: the interaction's id and token.
@@ -87,6 +90,30 @@ struct Invocation<'a> {
 fn invocation(to: &Conversation) -> Option<Invocation<'_>> {
     let (id, token) = to.invocation.as_deref()?.split_once(':')?;
     Some(Invocation { id, token })
+}
+
+/// A thread's name from the message it starts from: the deploy's label the message starts
+/// with (`#1 api@main → staging`, four words, the last maybe ending in `:`), within Discord's
+/// 100 characters; `deploy output` for a message about no deploy.
+fn title(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    let is_label = line
+        .strip_prefix('#')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    if !is_label {
+        return "deploy output".to_owned();
+    }
+    let mut words = Vec::new();
+    for word in line.split_whitespace().take(4) {
+        match word.strip_suffix(':') {
+            Some(last) => {
+                words.push(last);
+                break;
+            }
+            None => words.push(word),
+        }
+    }
+    words.join(" ").chars().take(90).collect()
 }
 
 /// Nobody is pinged by what deckhand says.
@@ -195,7 +222,18 @@ impl DiscordOut {
             threads: tokio::sync::Mutex::new(Bounded::new()),
             moved: Mutex::new(Bounded::new()),
             answered: Mutex::default(),
+            titles: Mutex::new(Bounded::new()),
         }
+    }
+
+    /// The deferred response of `inv` is to be used again: the answer that used it did not get
+    /// through, and its retry should replace the "thinking…" response rather than follow it.
+    fn unmark(&self, inv: &Invocation<'_>) {
+        self.answered
+            .lock()
+            .expect("answered lock")
+            .0
+            .remove(inv.id);
     }
 
     /// Whether the deferred response of `inv` is still to be used; marks it used.
@@ -220,9 +258,14 @@ impl DiscordOut {
         if let Some(known) = threads.get(&msg) {
             return Ok(known);
         }
-        // Discord shows a thread's name over its messages: the output of a deploy.
-        let start =
-            CreateThread::new("deploy output").auto_archive_duration(AutoArchiveDuration::OneDay);
+        // Discord shows a thread's name over its messages: what the message is about.
+        let name = self
+            .titles
+            .lock()
+            .expect("titles lock")
+            .get(&msg)
+            .unwrap_or_else(|| "deploy output".to_owned());
+        let start = CreateThread::new(name).auto_archive_duration(AutoArchiveDuration::OneDay);
         let found = match answered(
             "starting a thread",
             start.execute(&self.http, (channel, Some(msg))),
@@ -250,6 +293,20 @@ impl DiscordOut {
         text: &str,
         components: Vec<CreateActionRow>,
     ) -> Result<(ChannelId, MessageId), ChatError> {
+        let (channel, id) = self.deliver(to, text, components).await?;
+        self.titles
+            .lock()
+            .expect("titles lock")
+            .insert(id, title(text));
+        Ok((channel, id))
+    }
+
+    async fn deliver(
+        &self,
+        to: &Conversation,
+        text: &str,
+        components: Vec<CreateActionRow>,
+    ) -> Result<(ChannelId, MessageId), ChatError> {
         let channel = channel_id(&to.channel)?;
         if let Some(inv) = invocation(to)
             && to.thread.is_none()
@@ -271,7 +328,10 @@ impl DiscordOut {
                         "could not answer the slash command {} in place ({err:#}): posting in the channel",
                         inv.id
                     ),
-                    Err(other) => return Err(other),
+                    Err(other) => {
+                        self.unmark(&inv);
+                        return Err(other);
+                    }
                 }
             } else {
                 let followup = CreateInteractionResponseFollowup::new()
@@ -464,6 +524,22 @@ mod tests {
         assert_eq!(b[0]["label"], "Approve");
         assert_eq!(b[1]["custom_id"], DENY_BUTTON);
         assert_eq!(b[1]["style"], 4);
+    }
+
+    #[test]
+    fn a_thread_is_named_for_its_message() {
+        assert_eq!(
+            title("#1 api@main → staging: starting (requested by alice)\nbuild …"),
+            "#1 api@main → staging"
+        );
+        assert_eq!(
+            title("#12 api@v2 → prod requested by alice needs 1 approval"),
+            "#12 api@v2 → prod"
+        );
+        assert_eq!(title("#3 web: queued"), "#3 web");
+        assert_eq!(title(""), "deploy output");
+        assert_eq!(title("Nothing is running"), "deploy output");
+        assert!(title(&format!("#1 {}", "x".repeat(300))).chars().count() <= 90);
     }
 
     #[test]

@@ -174,6 +174,18 @@ impl FakeDiscord {
             gateway_url: format!("ws://{}", ws.local_addr().unwrap()),
             state: Arc::default(),
         };
+        // Every address serenity is given (the REST base as DISCORD_PROXY_URL, the gateway's as
+        // `GET /gateway` answers) is loopback.
+        assert!(
+            fake.api_url.starts_with("http://127.0.0.1:"),
+            "{}",
+            fake.api_url
+        );
+        assert!(
+            fake.gateway_url.starts_with("ws://127.0.0.1:"),
+            "{}",
+            fake.gateway_url
+        );
         let rest = fake.clone();
         tokio::spawn(async move {
             loop {

@@ -129,7 +129,9 @@ async fn run(secs: u64, rate: u64) {
         100.0 * cpu_secs / elapsed.as_secs_f64(),
         rss as f64 / 1024.0,
         peak as f64 / 1024.0,
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim(),
     );
     let _ = child.kill().await;
 }
@@ -151,7 +153,10 @@ fn event(n: &str, text: &str) -> serde_json::Value {
 async fn wait_answers(fake: &FakeSlack, n: usize, patience: Duration) {
     let deadline = Instant::now() + patience;
     while fake.calls_of("chat.postMessage").len() < n {
-        assert!(Instant::now() < deadline, "no {n} answers within {patience:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no {n} answers within {patience:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

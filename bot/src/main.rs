@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use deckhand::chat::console::{self, ConsoleOut};
+use deckhand::chat::discord;
 use deckhand::chat::hub::Hub;
 use deckhand::chat::slack;
 use deckhand::config::Config;
@@ -41,9 +42,10 @@ enum Cmd {
         #[arg(long, env = "DECKHAND_DATA", default_value = ".deckhand")]
         data: PathBuf,
     },
-    /// Every chat adapter enabled in the configuration (today: Slack, when the configuration
-    /// has a `[slack]` table and SLACK_BOT_TOKEN is set: over Socket Mode with SLACK_APP_TOKEN,
-    /// else over the Events API on `[http] listen` with SLACK_SIGNING_SECRET).
+    /// Every chat adapter enabled in the configuration, side by side in one engine: Slack when
+    /// it has a `[slack]` table (SLACK_BOT_TOKEN, and SLACK_APP_TOKEN for Socket Mode or
+    /// SLACK_SIGNING_SECRET for the Events API on `[http] listen`), Discord when it has a
+    /// `[discord]` table (DISCORD_TOKEN, DISCORD_APPLICATION_ID, DISCORD_GUILD_ID).
     Serve {
         /// Configuration file [default: ./config/deckhand.toml, else the embedded example]
         #[arg(long)]
@@ -148,6 +150,21 @@ fn check(config: Option<PathBuf>) -> ExitCode {
                     ),
                 });
             }
+            if cfg.discord.is_some() {
+                print_out(&match discord::Secrets::from_env() {
+                    Ok(s) => format!(
+                        "discord: DISCORD_TOKEN, DISCORD_APPLICATION_ID and DISCORD_GUILD_ID are set (slash commands in {} guild{}; REST at {})",
+                        s.guilds.len(),
+                        if s.guilds.len() == 1 { "" } else { "s" },
+                        s.proxy_url.as_deref().unwrap_or(discord::DEFAULT_API_URL),
+                    ),
+                    Err(missing) => format!(
+                        "discord: [discord] is configured, but {} not set (or unreadable) in this environment: `deckhand serve` needs {}",
+                        deckhand::secrets::listed(&missing),
+                        if missing.len() == 1 { "it" } else { "them" },
+                    ),
+                });
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -172,18 +189,34 @@ fn serve(config: Option<PathBuf>, data: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if config.slack.is_none() {
+    if config.slack.is_none() && config.discord.is_none() {
         eprintln!(
-            "deckhand serve: no chat adapter is configured: add a `[slack]` table to {} (with SLACK_BOT_TOKEN and SLACK_APP_TOKEN in the environment; Discord comes next). Use `deckhand console` to drive the bot from the terminal.",
+            "deckhand serve: no chat adapter is configured: add a `[slack]` table to {} (with SLACK_BOT_TOKEN and SLACK_APP_TOKEN in the environment) or a `[discord]` table (with DISCORD_TOKEN, DISCORD_APPLICATION_ID and DISCORD_GUILD_ID), or both. Use `deckhand console` to drive the bot from the terminal.",
             path.display()
         );
         return ExitCode::from(2);
     }
-    let secrets = match slack::Secrets::from_env() {
-        Ok(s) => s,
-        Err(missing) => {
+    let slack_secrets = match config.slack.as_ref().map(|_| slack::Secrets::from_env()) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(missing)) => {
             eprintln!(
                 "deckhand serve: [slack] is configured but {} not set in the environment (the bot token `xoxb-…`, and the app-level token `xapp-…` with connections:write for Socket Mode or SLACK_SIGNING_SECRET for the Events API over HTTP; each may instead be in a file named by <NAME>_FILE; see README \"Slack\").",
+                deckhand::secrets::listed(&missing),
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let discord_secrets = match config
+        .discord
+        .as_ref()
+        .map(|_| discord::Secrets::from_env())
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(missing)) => {
+            eprintln!(
+                "deckhand serve: [discord] is configured but {} not set (or unreadable) in the environment (each may also be given as a file with <NAME>_FILE; see README \"Discord\").",
                 deckhand::secrets::listed(&missing),
             );
             return ExitCode::FAILURE;
@@ -193,7 +226,7 @@ fn serve(config: Option<PathBuf>, data: PathBuf) -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let result = runtime.block_on(run_serve(config, secrets, data));
+    let result = runtime.block_on(run_serve(config, slack_secrets, discord_secrets, data));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
@@ -204,10 +237,11 @@ fn serve(config: Option<PathBuf>, data: PathBuf) -> ExitCode {
     }
 }
 
-/// The bot in Slack until a signal stops it.
+/// The bot in Slack, Discord or both (one engine, one queue) until a signal stops it.
 async fn run_serve(
     config: Config,
-    secrets: slack::Secrets,
+    slack_secrets: Option<slack::Secrets>,
+    discord_secrets: Option<discord::Secrets>,
     data: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     // Taken first, before anything in the directory is written, and held until the process
@@ -215,7 +249,31 @@ async fn run_serve(
     let _claim = DataDir::claim(&data)?;
     let grace = config.bot.shutdown_grace;
     let http = config.http.listen;
-    let slack = slack::Slack::connect(&secrets, &config).await?;
+    // Events of every platform wait here for the engine, in the order they came; a full queue
+    // holds Slack's acknowledgement and Discord's gateway reader back.
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
+    let slack = match &slack_secrets {
+        Some(s) => Some(slack::Slack::connect(s, &config).await?),
+        None => None,
+    };
+    let mut discord = match &discord_secrets {
+        Some(s) => {
+            let catalog = discord::Catalog {
+                apps: config
+                    .apps
+                    .iter()
+                    .map(|r| r.app.as_str().to_owned())
+                    .collect(),
+                envs: config
+                    .envs
+                    .iter()
+                    .map(|(e, _)| e.as_str().to_owned())
+                    .collect(),
+            };
+            Some(discord::Discord::connect(s, catalog, events_tx.clone()).await?)
+        }
+        None => None,
+    };
     let store = Store::open(&data.join("deckhand.db"))
         .await
         .with_context(|| format!("opening the deploy log in {}", data.display()))?;
@@ -223,30 +281,81 @@ async fn run_serve(
         Router::new(&data, &config.ssh)
             .context("creating the directory for SSH control sockets")?,
     );
-    let chat = Arc::new(Hub::new().with(slack::PLATFORM, Arc::new(slack.out())));
-    let bot = Bot::start(Arc::new(config), store, chat, exec, Clock::real()).await?;
-    // Events wait here for the engine; a full queue holds Slack's acknowledgement back.
-    let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
-    let listener = slack.listen(events_tx, http).await?;
-    eprintln!(
-        "deckhand serve: in Slack as <@{}> {} (data in {}).",
-        slack.bot_user(),
-        listener.describe(),
-        data.display()
-    );
+    let mut hub = Hub::new();
+    if let Some(slack) = &slack {
+        hub = hub.with(slack::PLATFORM, Arc::new(slack.out()));
+    }
+    if let Some(discord) = &discord {
+        hub = hub.with(discord::PLATFORM, Arc::new(discord.out()));
+    }
+    let bot = Bot::start(Arc::new(config), store, Arc::new(hub), exec, Clock::real()).await?;
+    let slack_listener = match &slack {
+        Some(slack) => {
+            let listener = slack.listen(events_tx.clone(), http).await?;
+            eprintln!(
+                "deckhand serve: in Slack as <@{}> {} (data in {}).",
+                slack.bot_user(),
+                listener.describe(),
+                data.display()
+            );
+            Some(listener)
+        }
+        None => None,
+    };
+    let discord_listener = match &mut discord {
+        Some(discord) => {
+            let listener = discord.start()?;
+            eprintln!(
+                "deckhand serve: in Discord as <@{}> {} (data in {}).",
+                discord.bot_user(),
+                listener.describe(),
+                data.display()
+            );
+            Some(listener)
+        }
+        None => None,
+    };
+    drop(events_tx);
     let mut signals = Signals::new()?;
-    // One event at a time, in the order Slack sent them: the engine answers at once and runs
-    // deploys in the background.
+    // One event at a time, in the order the platforms sent them: the engine answers at once and
+    // runs deploys in the background.
     let pump = async {
         while let Some(event) = events.recv().await {
             bot.handle(event).await;
         }
     };
+    // The gateway connection ending for good ends the process (a supervisor restarts it, and
+    // the operator sees why), rather than a bot that no longer hears Discord.
+    let discord_ended = async {
+        match &discord_listener {
+            Some(l) => l.ended().await,
+            None => std::future::pending().await,
+        }
+    };
     let code = tokio::select! {
         () = pump => ExitCode::FAILURE,
+        why = discord_ended => {
+            eprintln!("deckhand serve: {why}: stopping.");
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                if let Some(l) = &slack_listener {
+                    l.shutdown().await;
+                }
+            })
+            .await;
+            bot.shutdown(grace).await;
+            ExitCode::FAILURE
+        }
         first = signals.next() => {
             // No event is taken once stopping; what Slack did not get acknowledged it sends again.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), listener.shutdown()).await;
+            let listeners = async {
+                if let Some(l) = &slack_listener {
+                    l.shutdown().await;
+                }
+                if let Some(l) = &discord_listener {
+                    l.shutdown().await;
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), listeners).await;
             stop(&bot, grace, first, &mut signals).await
         }
     };

@@ -12,6 +12,8 @@ pub enum Missing {
     Unset(&'static str),
     /// `NAME_FILE` is set, and the file can't be read or is empty: the variable, the path, why.
     Unreadable(String, String, String),
+    /// Set, but not what it must be: the variable, and what it must be.
+    Invalid(&'static str, &'static str),
 }
 
 impl std::fmt::Display for Missing {
@@ -19,6 +21,7 @@ impl std::fmt::Display for Missing {
         match self {
             Missing::Unset(name) => f.write_str(name),
             Missing::Unreadable(var, path, why) => write!(f, "{var} ({path}: {why})"),
+            Missing::Invalid(var, what) => write!(f, "{var} ({what})"),
         }
     }
 }
@@ -37,6 +40,15 @@ pub fn read(name: &'static str) -> Result<String, Missing> {
         Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
         Ok(_) => Err(Missing::Unreadable(var, path, "the file is empty".into())),
         Err(err) => Err(Missing::Unreadable(var, path, err.to_string())),
+    }
+}
+
+/// The optional secret `name`: `None` when neither `NAME` nor `NAME_FILE` is set.
+pub fn optional(name: &'static str) -> Result<Option<String>, Missing> {
+    match read(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(Missing::Unset(_)) => Ok(None),
+        Err(other) => Err(other),
     }
 }
 

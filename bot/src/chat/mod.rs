@@ -12,6 +12,7 @@
 //! retries, so no adapter has to and no deploy waits for chat.
 
 pub mod console;
+pub mod discord;
 pub mod hub;
 pub mod memory;
 pub mod outbox;

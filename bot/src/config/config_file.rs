@@ -11,7 +11,9 @@ use crate::config::policy::{check_approvals, check_emergency};
 use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawHttp, RawPerson};
 use crate::config::ssh::check_ssh;
 use crate::config::windows::check_freezes;
-use crate::core::model::{BotSettings, EnvPolicy, HttpSettings, SlackSettings, SshSettings};
+use crate::core::model::{
+    BotSettings, DiscordSettings, EnvPolicy, HttpSettings, SlackSettings, SshSettings,
+};
 use crate::core::names::EnvName;
 use crate::core::people::{GROUP_PLATFORMS, PLATFORMS, People};
 
@@ -26,6 +28,8 @@ pub(crate) struct CheckedConfig {
     pub ssh: Option<SshSettings>,
     /// `[slack]`, when present.
     pub slack: Option<SlackSettings>,
+    /// `[discord]`, when present.
+    pub discord: Option<DiscordSettings>,
     /// `[http]`, or its defaults.
     pub http: HttpSettings,
     /// The recipes directory, and where the file names it (for "no recipes there").
@@ -44,6 +48,7 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
     let bot = check_bot(c, raw.bot, &env_names, recipes.clone());
     let ssh = check_ssh(c, raw.ssh, dir);
     let slack = raw.slack.map(|_| SlackSettings {});
+    let discord = raw.discord.map(|_| DiscordSettings {});
     let http = check_http(c, raw.http);
     CheckedConfig {
         bot,
@@ -53,6 +58,7 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
         env_names,
         ssh,
         slack,
+        discord,
         http,
         recipes,
         recipes_at,

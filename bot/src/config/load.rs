@@ -71,6 +71,7 @@ impl Config {
                 apps,
                 ssh,
                 slack: c.slack,
+                discord: c.discord,
                 http: c.http,
                 path,
             });

@@ -27,7 +27,8 @@ mod windows;
 
 pub use crate::core::freeze::{FreezeKind, FreezeWindow, WindowEnd, parse_crontab};
 pub use crate::core::model::{
-    Approvals, BotSettings, Config, Emergency, EnvPolicy, HostKeyPolicy, SlackSettings, SshSettings,
+    Approvals, BotSettings, Config, DiscordSettings, Emergency, EnvPolicy, HostKeyPolicy,
+    SlackSettings, SshSettings,
 };
 pub use crate::core::recipe::{
     HealthCheck, Host, HostAddress, Layout, Recipe, RecipeEnv, Step, Strategy, Task,

@@ -51,6 +51,7 @@ pub(crate) struct RawConfig {
     pub envs: Option<S<Entries<S<RawEnv>>>>,
     pub ssh: Option<RawSsh>,
     pub slack: Option<RawSlack>,
+    pub discord: Option<RawDiscord>,
     pub http: Option<RawHttp>,
 }
 
@@ -66,6 +67,12 @@ pub(crate) struct RawHttp {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSlack {}
+
+/// `[discord]`: present means "run the Discord adapter" (its secrets come from the
+/// environment or files). No keys yet; unknown ones are errors like everywhere else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDiscord {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -30,6 +30,9 @@ pub struct Config {
     pub ssh: SshSettings,
     /// `[slack]`: `Some` when the table is present, so `deckhand serve` runs the Slack adapter.
     pub slack: Option<SlackSettings>,
+    /// `[discord]`: `Some` when the table is present, so `deckhand serve` runs the Discord
+    /// adapter (beside Slack's when both are).
+    pub discord: Option<DiscordSettings>,
     /// `[http]`: deckhand's HTTP listener (the Slack Events API when it is Slack's transport).
     pub http: HttpSettings,
     /// The configuration file this was loaded from.
@@ -40,6 +43,12 @@ pub struct Config {
 /// (`SLACK_BOT_TOKEN`, `SLACK_APP_TOKEN`, `SLACK_API_URL`) come from the environment only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlackSettings {}
+
+/// `[discord]`. Empty for now: the table's presence turns the adapter on, and its secrets
+/// (`DISCORD_TOKEN`, `DISCORD_APPLICATION_ID`, `DISCORD_GUILD_ID`, `DISCORD_PROXY_URL`) come from
+/// the environment or files only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscordSettings {}
 
 /// `[http]`: where deckhand's HTTP listener binds. Used only when a transport needs it (Slack's
 /// Events API: `SLACK_SIGNING_SECRET` set and `SLACK_APP_TOKEN` not).

@@ -489,6 +489,7 @@ mod tests {
             apps: Vec::new(),
             ssh: SshSettings::default(),
             slack: None,
+            discord: None,
             http: Default::default(),
             path: "deckhand.toml".into(),
         }

@@ -72,6 +72,7 @@ impl Config {
                 ssh,
                 slack: c.slack,
                 http: c.http,
+                github: c.github,
                 path,
             });
         }

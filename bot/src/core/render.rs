@@ -119,7 +119,8 @@ fn search(f: &mut Formatter<'_>, a: &SearchArgs) -> fmt::Result {
     let time =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     opt(f, " since:", &a.since.as_ref().map(time))?;
-    opt(f, " until:", &a.until.as_ref().map(time))
+    opt(f, " until:", &a.until.as_ref().map(time))?;
+    opt(f, " sha:", &a.sha)
 }
 
 struct Target<'a>(&'a LockTarget);
@@ -351,6 +352,7 @@ mod tests {
                     status,
                     since,
                     until,
+                    sha: None,
                 },
             )
             .prop_filter("empty or backwards", |a| {

@@ -114,6 +114,19 @@ pub(super) async fn run(
         }
     };
 
+    // A repo-backed app: its CI gate, and its GitHub deployment.
+    let tracking = match super::source::at_start(inner, &d, &status, cancel).await? {
+        super::source::AtStart::Go(t) => t,
+        super::source::AtStart::Stop => return Ok(target),
+        super::source::AtStart::Refused(why) => {
+            not_started(inner, id, &status, &why).await?;
+            inner
+                .say(&d.channel, &format!("{label} not started: {why}."))
+                .await;
+            return Ok(target);
+        }
+    };
+
     match inner
         .store
         .transition(id, DeployState::Running, ACTOR, None, inner.clock.now())
@@ -129,6 +142,7 @@ pub(super) async fn run(
     if let Err(why) = reach_all(inner, renv, &hosts, &status, opened).await {
         let reason = format!("{why}; no host was changed");
         end_early(inner, id, &status, DeployState::Failed, &reason).await?;
+        super::source::finished(inner, &d, &tracking, false, &reason).await;
         inner
             .say(&d.channel, &format!("{label} failed: {reason}."))
             .await;
@@ -256,6 +270,7 @@ pub(super) async fn run(
                 now_elapsed(started)
             ))
             .await;
+        super::source::finished(inner, &d, &tracking, true, "succeeded").await;
         return Ok(target);
     }
 
@@ -291,6 +306,7 @@ pub(super) async fn run(
         .store
         .transition(id, final_state, ACTOR, Some(&reason), inner.clock.now())
         .await?;
+    super::source::finished(inner, &d, &tracking, false, &reason).await;
     let bad = if mark_bad {
         format!(" · {} is marked bad for {}", d.version, d.env)
     } else {
@@ -473,6 +489,11 @@ pub(super) fn job(
         ("DECKHAND_ENV".to_owned(), d.env.to_string()),
         ("DECKHAND_VERSION".to_owned(), d.version.clone()),
         ("DECKHAND_REF".to_owned(), d.git_ref.to_string()),
+        // The commit approved (empty when the recipe names no repo).
+        (
+            "DECKHAND_SHA".to_owned(),
+            d.commit_sha.clone().unwrap_or_default(),
+        ),
         ("DECKHAND_HOST".to_owned(), host.name.to_string()),
         ("DECKHAND_DEPLOY_ID".to_owned(), d.id.to_string()),
         ("DECKHAND_TASK".to_owned(), d.task.clone()),

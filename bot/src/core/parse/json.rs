@@ -111,6 +111,7 @@ fn search_json(a: &SearchArgs) -> Value {
         "status": a.status.map(DeployState::as_str),
         "since": time(&a.since),
         "until": time(&a.until),
+        "sha": a.sha,
     })
 }
 

@@ -98,6 +98,7 @@ pub(super) async fn pin(
     } else {
         None
     };
+    let recorded_here = recorded.is_some();
     let (sha, kind) = match recorded {
         Some(sha) => (sha, RefKind::Commit),
         None => match gh.resolve(repo, wanted).await {
@@ -111,7 +112,8 @@ pub(super) async fn pin(
         },
     };
     let what = match kind {
-        RefKind::Commit if is_full_sha(wanted) || recorded_is(wanted, &sha) => "commit".to_owned(),
+        RefKind::Commit if recorded_here => format!("`{wanted}` as the log recorded it"),
+        RefKind::Commit if is_full_sha(wanted) => "commit".to_owned(),
         k => format!("{} `{wanted}`", k.as_str()),
     };
     let mut lines = vec![format!(
@@ -173,10 +175,6 @@ pub(super) async fn pin(
         refusal,
         skipped_gate,
     })))
-}
-
-fn recorded_is(wanted: &str, sha: &str) -> bool {
-    sha.starts_with(&wanted.to_lowercase())
 }
 
 /// The commit the log recorded for the version a rollback goes back to.

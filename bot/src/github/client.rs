@@ -216,6 +216,8 @@ impl Client {
         match self.get(path, "such ref").await {
             Ok(v) => Ok(Some(v)),
             Err(GhError::NotFound { .. }) => Ok(None),
+            // `commits/{ref}` answers 422 "No commit found for SHA" for a ref it cannot find.
+            Err(GhError::Unexpected(m)) if m.starts_with("HTTP 422") => Ok(None),
             Err(e) => Err(e),
         }
     }

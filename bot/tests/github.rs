@@ -624,6 +624,32 @@ async fn bad_credentials_and_a_missing_repository_are_clear() {
 }
 
 #[tokio::test]
+async fn a_github_that_does_not_answer_is_cut_off_by_the_deadline() {
+    let gh = FakeGitHub::start().await;
+    let client: Arc<dyn GitHub> = Arc::new(
+        Client::new(
+            &Credentials::Token("ghp_test_token".into()),
+            Options {
+                api_url: Some(gh.url.clone()),
+                retries: 2,
+                deadline: Duration::from_millis(300),
+            },
+        )
+        .unwrap(),
+    );
+    let Setup { bot, gh } = setup_with(gh, "", "wait_for_checks = \"30s\"", Some(client)).await;
+    gh.stall("/git/ref/heads/", Duration::from_secs(3600));
+    let answer = bot.say("alice", "deploy api to staging").await;
+    assert!(
+        answer.contains(
+            "I could not pin `main` to a commit of acme/api: GitHub did not answer within"
+        ),
+        "{answer}"
+    );
+    assert!(bot.store.deploy(1).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn github_down_never_blocks_a_deploy_bang_of_a_full_sha() {
     let Setup { bot, gh } = setup().await;
     let main = gh.branch("main");
@@ -762,4 +788,36 @@ async fn without_credentials_a_repo_backed_app_is_refused_and_check_says_what_is
         answer.contains("api's recipe names the GitHub repository acme/api, but deckhand has no GitHub credentials"),
         "{answer}"
     );
+}
+
+#[test]
+fn the_configuration_checks_repo_required_checks_and_the_github_table() {
+    let data = tempfile::tempdir().unwrap();
+    let config = example_edited(data.path(), "web", "", |c| {
+        format!(
+            "{c}\n[github]\nwait_for_checks = \"soon\"\npublic_url = \"deckhand.example.com\"\napp_id = 0\n"
+        )
+    });
+    let recipes = config.parent().unwrap().parent().unwrap().join("deploy.d");
+    let api = std::fs::read_to_string(recipes.join("api.toml")).unwrap();
+    std::fs::write(recipes.join("api.toml"), format!("repo = \"acme\"\n{api}")).unwrap();
+    let web = std::fs::read_to_string(recipes.join("web.toml")).unwrap();
+    std::fs::write(
+        recipes.join("web.toml"),
+        format!("required_checks = [\"ci/build\"]\n{web}"),
+    )
+    .unwrap();
+
+    let errors = deckhand::config::Config::load(&config)
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "api.toml:1:8: repo: `acme` is not a GitHub repository; expected \"owner/name\"",
+        "web.toml:1:19: required_checks needs `repo = \"owner/name\"`",
+        "`soon` is not a duration",
+        "public_url `deckhand.example.com` is not an http(s) URL",
+        "app_id must be a whole number of at least 1, not 0",
+    ] {
+        assert!(errors.contains(want), "{want} in:\n{errors}");
+    }
 }

@@ -66,6 +66,8 @@ struct State {
     tags: BTreeMap<String, String>,
     reports: BTreeMap<String, Vec<Report>>,
     failures: Vec<Failure>,
+    /// Calls whose path contains the first wait this long before answering.
+    stalls: Vec<(String, std::time::Duration)>,
     deployments: i64,
     /// Installation tokens issued so far; each lives `token_life_secs`.
     tokens: usize,
@@ -176,6 +178,15 @@ impl FakeGitHub {
         });
     }
 
+    /// Calls whose path contains `path` answer only after `delay` (a GitHub that hangs).
+    pub fn stall(&self, path: &str, delay: std::time::Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .stalls
+            .push((path.to_owned(), delay));
+    }
+
     /// Installation tokens issued from now on expire after `secs`.
     pub fn token_life(&self, secs: i64) {
         self.state.lock().unwrap().token_life_secs = secs;
@@ -208,6 +219,16 @@ impl FakeGitHub {
             .to_owned();
         let bytes = req.into_body().collect().await?.to_bytes();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let stall = {
+            let s = self.state.lock().unwrap();
+            s.stalls
+                .iter()
+                .find(|(p, _)| path.contains(p.as_str()))
+                .map(|(_, d)| *d)
+        };
+        if let Some(delay) = stall {
+            tokio::time::sleep(delay).await;
+        }
         let mut s = self.state.lock().unwrap();
         s.calls.push(Call {
             method: method.clone(),

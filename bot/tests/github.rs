@@ -781,6 +781,22 @@ async fn without_credentials_a_repo_backed_app_is_refused_and_check_says_what_is
         .unwrap();
     let stdout = String::from_utf8_lossy(&half.stdout);
     assert!(stdout.contains("missing the private key file"), "{stdout}");
+    let token = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("GITHUB_TOKEN", "ghp_never_printed")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&token.stdout);
+    assert!(
+        stdout.contains("github: api (acme/api) use a token (GITHUB_TOKEN or GITHUB_TOKEN_FILE)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("github: acme/api (every check must be green)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("ghp_never_printed"), "{stdout}");
 
     let bot = TestBot::with(config, data, clock("2026-11-23T10:00:00Z")).await;
     let answer = bot.say("alice", "deploy api to staging").await;
@@ -820,4 +836,43 @@ fn the_configuration_checks_repo_required_checks_and_the_github_table() {
     ] {
         assert!(errors.contains(want), "{want} in:\n{errors}");
     }
+}
+
+#[tokio::test]
+async fn a_deploy_waiting_for_ci_can_be_cancelled_and_creates_no_deployment() {
+    let Setup { bot, gh } = setup().await;
+    let main = gh.branch("main");
+    gh.report(&main, vec![run("test", "queued", None)]);
+    bot.say("alice", "deploy api to staging").await;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !bot.transcript().contains("waiting for CI on") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the deploy waits for CI");
+    bot.say("alice", "cancel #1").await;
+    bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Cancelled);
+    assert!(gh.calls_to("/deployments").is_empty());
+}
+
+#[tokio::test]
+async fn the_status_message_keeps_the_commit_and_changelog_as_it_advances() {
+    let Setup { bot, gh } = setup().await;
+    bot.say("alice", "deploy api to staging").await;
+    bot.wait().await;
+    let head = gh.commit("main", "Add sessions", "bob");
+    bot.say("alice", "deploy api to staging").await;
+    bot.wait().await;
+    let t = bot.transcript();
+    let done = t
+        .find("#2 api@main → staging: succeeded in")
+        .unwrap_or_else(|| panic!("{t}"));
+    let after = &t[done..];
+    assert!(
+        after.contains(&format!("Commit: {} (branch `main`)", short(&head)))
+            && after.contains(&format!("• {} Add sessions — bob", short(&head))),
+        "{after}"
+    );
 }

@@ -92,6 +92,19 @@ fn short(sha: &str) -> &str {
     &sha[..7]
 }
 
+/// Waits until deploy `id` has ended (a deploy waiting for CI is parked, so `wait` alone may
+/// return while it waits), then until everything is idle.
+async fn wait_for_end(bot: &TestBot, id: i64) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while !bot.state(id).await.is_final() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the deploy ended within a minute");
+    bot.wait().await;
+}
+
 #[tokio::test]
 async fn a_branch_is_pinned_to_its_commit_and_the_deploy_runs_exactly_that() {
     let Setup { bot, gh } = setup().await;
@@ -281,7 +294,7 @@ async fn a_pending_build_waits_and_starts_once_green() {
         }
         watch.report(&sha, vec![run("test", "completed", Some("success"))]);
     });
-    bot.wait().await;
+    wait_for_end(&bot, 1).await;
 
     assert_eq!(bot.state(1).await, DeployState::Succeeded);
     let t = bot.transcript();
@@ -308,7 +321,7 @@ async fn a_pending_build_is_given_up_after_the_configured_time() {
     let Setup { bot, .. } = setup_with(gh, "", "wait_for_checks = \"300ms\"", None).await;
 
     bot.say("alice", "deploy api to staging").await;
-    bot.wait().await;
+    wait_for_end(&bot, 1).await;
 
     assert_eq!(bot.state(1).await, DeployState::Cancelled);
     let d = bot.store.deploy(1).await.unwrap().unwrap();
@@ -851,8 +864,11 @@ async fn a_deploy_waiting_for_ci_can_be_cancelled_and_creates_no_deployment() {
     })
     .await
     .expect("the deploy waits for CI");
-    bot.say("alice", "cancel #1").await;
+    // Parked while it waits: `wait` does not hold the test up.
     bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Queued);
+    bot.say("alice", "cancel #1").await;
+    wait_for_end(&bot, 1).await;
     assert_eq!(bot.state(1).await, DeployState::Cancelled);
     assert!(gh.calls_to("/deployments").is_empty());
 }

@@ -134,7 +134,11 @@ pub(super) async fn run(
     {
         Ok(_) => {}
         // Cancelled while it waited at the gate.
-        Err(crate::store::TransitionError::NotAllowed { .. }) => return Ok(target),
+        Err(crate::store::TransitionError::NotAllowed { .. }) => {
+            super::source::finished(inner, &d, &tracking, false, "cancelled before it started")
+                .await;
+            return Ok(target);
+        }
         Err(e) => return Err(e.into()),
     }
     let started = Instant::now();

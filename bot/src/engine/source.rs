@@ -383,6 +383,9 @@ async fn wait_for_green(
     let every = (wait / 20).clamp(Duration::from_millis(100), Duration::from_secs(10));
     let started = tokio::time::Instant::now();
     let mut said = String::new();
+    // Waiting for CI, like waiting out a freeze (`gate`), holds the target parked: `/wait` and
+    // the console's end of input do not wait for it (it stays queued and is put back in line).
+    let parked = Parked::new(inner, d.id);
     loop {
         if cancel.asked() || inner.stopping.load(Ordering::SeqCst) {
             return Ok(AtStart::Stop);
@@ -408,6 +411,7 @@ async fn wait_for_green(
                 format::duration(wait)
             )));
         }
+        parked.park();
         if why != said {
             status
                 .set(&format!(
@@ -429,6 +433,40 @@ async fn wait_for_green(
             said = why;
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// A deploy parked while it waits for CI; unparked however the wait ends.
+struct Parked<'a> {
+    inner: &'a Inner,
+    id: DeployId,
+}
+
+impl<'a> Parked<'a> {
+    fn new(inner: &'a Inner, id: DeployId) -> Self {
+        Parked { inner, id }
+    }
+
+    fn park(&self) {
+        if self
+            .inner
+            .parked
+            .lock()
+            .expect("parked lock")
+            .insert(self.id)
+        {
+            self.inner.changed.notify_waiters();
+        }
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.inner
+            .parked
+            .lock()
+            .expect("parked lock")
+            .remove(&self.id);
     }
 }
 

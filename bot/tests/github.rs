@@ -892,3 +892,78 @@ async fn the_status_message_keeps_the_commit_and_changelog_as_it_advances() {
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn a_deploy_interrupted_by_a_crash_gets_an_error_status_on_github() {
+    use deckhand::store::{DeployKind, NewDeploy, Store};
+    let gh = FakeGitHub::start().await;
+    let main = gh.branch("main");
+    let client = token_client(&gh);
+    let repo = deckhand::core::repo::RepoName::parse("acme/api").unwrap();
+    let deployment = client
+        .create_deployment(&repo, &main, "staging", "deckhand #1 by alice")
+        .await
+        .unwrap();
+
+    // The log of a bot that died while #1 ran.
+    let data = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(&data.path().join("deckhand.db")).await.unwrap();
+        let now = chrono::Utc::now();
+        let new = NewDeploy {
+            app: deckhand::core::names::AppName::parse("api").unwrap(),
+            env: deckhand::core::names::EnvName::parse("staging").unwrap(),
+            git_ref: deckhand::core::names::GitRef::parse("main").unwrap(),
+            version: "main".into(),
+            host: None,
+            task: "deploy".into(),
+            kind: DeployKind::Deploy,
+            force: false,
+            emergency: None,
+            requested_by: "alice".into(),
+            channel: "console".into(),
+            state: DeployState::Approved,
+            reason: None,
+        };
+        let d = store.create_deploy(&new, now).await.unwrap();
+        store.set_commit_sha(d.id, &main).await.unwrap();
+        store.set_github_deployment(d.id, deployment).await.unwrap();
+        for s in [DeployState::Queued, DeployState::Running] {
+            store
+                .transition(d.id, s, "deckhand", None, now)
+                .await
+                .unwrap();
+        }
+    }
+    let config = example_edited(data.path(), "api", "", |c| c);
+    let recipe = config
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("deploy.d/api.toml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    std::fs::write(&recipe, format!("repo = \"acme/api\"\n{text}")).unwrap();
+    let bot = TestBot::with_github(config, data, clock("2026-11-23T10:00:00Z"), Some(client)).await;
+    bot.wait().await;
+    assert_eq!(bot.state(1).await, DeployState::Interrupted);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while gh
+            .calls_to(&format!("/deployments/{deployment}/statuses"))
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the interrupted deployment is told");
+    let status = &gh.calls_to(&format!("/deployments/{deployment}/statuses"))[0].body;
+    assert_eq!(status["state"], "error");
+    assert!(
+        status["description"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{status}"
+    );
+}

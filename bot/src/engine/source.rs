@@ -565,6 +565,38 @@ pub(super) async fn finished(inner: &Inner, d: &Deploy, t: &Tracking, success: b
     }
 }
 
+/// An interrupted deploy's GitHub deployment (deckhand stopped while it ran) gets `error`, so
+/// it does not stay `in_progress` on GitHub. Failures are logged.
+pub(super) async fn interrupted(inner: &Inner, d: &Deploy) {
+    let Some(repo) = inner.config.app(&d.app).and_then(|r| r.repo.as_ref()) else {
+        return;
+    };
+    let Some(gh) = &inner.source.client else {
+        return;
+    };
+    let id = match inner.store.github_deployment(d.id).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("#{}: reading its GitHub deployment: {e:#}", d.id);
+            return;
+        }
+    };
+    let text = format!("#{} interrupted: deckhand stopped while it ran", d.id);
+    if let Err(e) = gh
+        .deployment_status(
+            repo,
+            id,
+            DeploymentState::Error,
+            &text,
+            log_url(inner, d.id).as_deref(),
+        )
+        .await
+    {
+        tracing::warn!("#{}: GitHub deployment {id} stays in progress: {e}", d.id);
+    }
+}
+
 /// `<public_url>/deploys/<id>` when deckhand's HTTP endpoint has a public URL.
 fn log_url(inner: &Inner, id: DeployId) -> Option<String> {
     inner

@@ -33,6 +33,8 @@ pub enum DeploymentState {
     InProgress,
     Success,
     Failure,
+    /// The deploy could not finish (deckhand stopped while it ran).
+    Error,
     Inactive,
 }
 
@@ -42,6 +44,7 @@ impl DeploymentState {
             DeploymentState::InProgress => "in_progress",
             DeploymentState::Success => "success",
             DeploymentState::Failure => "failure",
+            DeploymentState::Error => "error",
             DeploymentState::Inactive => "inactive",
         }
     }

@@ -688,10 +688,10 @@ async fn github_down_never_blocks_a_deploy_bang_of_a_full_sha() {
     );
 }
 
-#[tokio::test]
-async fn a_github_app_gets_installation_tokens_and_renews_them_before_they_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("app.pem");
+/// A GitHub App (id 1234, installation 42) whose private key is made here by openssl, the way
+/// GitHub hands one out (PKCS#1 PEM); the client talks to `gh`.
+fn app_client(gh: &FakeGitHub, dir: &std::path::Path) -> Arc<dyn GitHub> {
+    let key = dir.join("app.pem");
     let made = std::process::Command::new("openssl")
         .args(["genrsa", "-traditional", "-out"])
         .arg(&key)
@@ -699,9 +699,6 @@ async fn a_github_app_gets_installation_tokens_and_renews_them_before_they_expir
         .output()
         .expect("openssl runs");
     assert!(made.status.success(), "{made:?}");
-    let gh = FakeGitHub::start().await;
-    // Tokens that expire within octocrab's 30 s margin are renewed before each use.
-    gh.token_life(20);
     let creds = Credentials::from_lookup(
         &Default::default(),
         |k| match k {
@@ -715,7 +712,7 @@ async fn a_github_app_gets_installation_tokens_and_renews_them_before_they_expir
     .unwrap()
     .unwrap();
     assert!(!format!("{creds:?}").contains("PRIVATE KEY"));
-    let client: Arc<dyn GitHub> = Arc::new(
+    Arc::new(
         Client::new(
             &creds,
             Options {
@@ -724,7 +721,16 @@ async fn a_github_app_gets_installation_tokens_and_renews_them_before_they_expir
             },
         )
         .unwrap(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_github_app_gets_installation_tokens_and_renews_them_before_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let gh = FakeGitHub::start().await;
+    // Tokens that expire within octocrab's 30 s margin are renewed before each use.
+    gh.token_life(20);
+    let client = app_client(&gh, dir.path());
     let Setup { bot, gh } = setup_with(gh, "", "wait_for_checks = \"30s\"", Some(client)).await;
     bot.say("alice", "deploy api to staging").await;
     bot.wait().await;
@@ -965,5 +971,39 @@ async fn a_deploy_interrupted_by_a_crash_gets_an_error_status_on_github() {
             .unwrap()
             .contains("interrupted"),
         "{status}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_whose_token_github_refuses_is_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let gh = FakeGitHub::start().await;
+    gh.fail("/access_tokens", 401, &[], 100);
+    let client = app_client(&gh, dir.path());
+    let Setup { bot, gh } = setup_with(gh, "", "wait_for_checks = \"30s\"", Some(client)).await;
+    let answer = bot.say("alice", "deploy api to staging").await;
+    assert!(
+        answer.contains("GitHub refused deckhand's credentials (401)"),
+        "{answer}"
+    );
+    assert!(gh.calls().iter().all(|c| !c.path.starts_with("/repos/")));
+}
+
+#[test]
+fn a_key_that_is_not_a_pem_key_is_refused_at_start_up() {
+    let err = Client::new(
+        &Credentials::App {
+            app_id: 1,
+            private_key: "not a key".into(),
+            installation_id: 2,
+        },
+        Options::default(),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("the GitHub App's private key is not an RSA PEM key"),
+        "{err}"
     );
 }

@@ -146,10 +146,11 @@ pub(super) async fn run(
     if let Err(why) = reach_all(inner, renv, &hosts, &status, opened).await {
         let reason = format!("{why}; no host was changed");
         end_early(inner, id, &status, DeployState::Failed, &reason).await?;
-        super::source::finished(inner, &d, &tracking, false, &reason).await;
         inner
             .say(&d.channel, &format!("{label} failed: {reason}."))
             .await;
+        // After chat: a slow GitHub delays nobody's reading.
+        super::source::finished(inner, &d, &tracking, false, &reason).await;
         return Ok(target);
     }
     let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
@@ -310,7 +311,6 @@ pub(super) async fn run(
         .store
         .transition(id, final_state, ACTOR, Some(&reason), inner.clock.now())
         .await?;
-    super::source::finished(inner, &d, &tracking, false, &reason).await;
     let bad = if mark_bad {
         format!(" · {} is marked bad for {}", d.version, d.env)
     } else {
@@ -339,6 +339,8 @@ pub(super) async fn run(
         }
         inner.say(&d.channel, &text).await;
     }
+    // After chat: a slow GitHub delays nobody's reading.
+    super::source::finished(inner, &d, &tracking, false, &reason).await;
     Ok(target)
 }
 

@@ -121,50 +121,37 @@ pub(super) async fn pin(
         short(&sha),
         gh.commit_url(repo, &sha)
     )];
-    let mut refusal = None;
-    let mut skipped_gate = false;
-    if new.force && !rollback {
-        skipped_gate = true;
-        lines.push(format!(
+    let skipped_gate = new.force && !rollback;
+    let gate = if skipped_gate {
+        Gate::Line(format!(
             "`deploy!`: the CI gate is skipped for {} (recorded in the log).",
             short(&sha)
-        ));
+        ))
     } else if rollback {
         // A rollback goes back to a version that ran; blocking it on CI would block a recovery.
-        lines.push("CI gate: not applied to a rollback.".to_owned());
+        Gate::Line("CI gate: not applied to a rollback.".to_owned())
     } else {
-        match gh.checks(repo, &sha).await {
-            Ok(checks) => match ci::verdict(&checks, &recipe.required_checks) {
-                Verdict::Green { checked: 0 } => {
-                    lines.push(format!("CI: no checks reported on {}.", short(&sha)))
-                }
-                Verdict::Green { checked } => lines.push(format!(
-                    "CI: green ({checked} check{}).",
-                    if checked == 1 { "" } else { "s" }
-                )),
-                Verdict::Pending(names) => lines.push(format!(
-                    "CI: pending on {} ({}): when its turn comes the deploy waits for it (up to {}) and starts once it is green.",
-                    short(&sha),
-                    names.join(", "),
-                    format::duration(inner.config.github.wait_for_checks)
-                )),
-                Verdict::Red(failing) => {
-                    refusal = Some(format!(
-                        "CI is red on {} ({what}): {} failed: {}. Fix the build, or say `deploy!` to skip the CI gate.",
-                        short(&sha),
-                        if failing.len() == 1 { "a check" } else { "checks" },
-                        ci::describe_failing(&failing)
-                    ))
-                }
-            },
-            Err(e) => {
-                return Ok(Err(format!(
-                    "I could not read CI for {} in {repo}: {e}. `deploy!` skips the CI gate.",
-                    short(&sha)
-                )));
-            }
+        match ci_at_request(
+            inner,
+            gh.as_ref(),
+            repo,
+            &recipe.required_checks,
+            &sha,
+            &what,
+        )
+        .await
+        {
+            Ok(gate) => gate,
+            Err(msg) => return Ok(Err(msg)),
         }
-    }
+    };
+    let refusal = match gate {
+        Gate::Line(line) => {
+            lines.push(line);
+            None
+        }
+        Gate::Red(why) => Some(why),
+    };
     if refusal.is_none() {
         lines.push(changes(inner, gh.as_ref(), repo, new, &sha).await?);
     }
@@ -175,6 +162,54 @@ pub(super) async fn pin(
         refusal,
         skipped_gate,
     })))
+}
+
+/// What the CI gate says at request time: a line for the request, or why it is refused.
+enum Gate {
+    Line(String),
+    Red(String),
+}
+
+/// The CI gate on `sha` when it is requested; `Err(text)` when CI cannot be read.
+async fn ci_at_request(
+    inner: &Inner,
+    gh: &dyn GitHub,
+    repo: &RepoName,
+    required: &[String],
+    sha: &str,
+    what: &str,
+) -> Result<Gate, String> {
+    let checks = gh.checks(repo, sha).await.map_err(|e| {
+        format!(
+            "I could not read CI for {} in {repo}: {e}. `deploy!` skips the CI gate.",
+            short(sha)
+        )
+    })?;
+    Ok(match ci::verdict(&checks, required) {
+        Verdict::Green { checked: 0 } => {
+            Gate::Line(format!("CI: no checks reported on {}.", short(sha)))
+        }
+        Verdict::Green { checked } => Gate::Line(format!(
+            "CI: green ({checked} check{}).",
+            if checked == 1 { "" } else { "s" }
+        )),
+        Verdict::Pending(names) => Gate::Line(format!(
+            "CI: pending on {} ({}): when its turn comes the deploy waits for it (up to {}) and starts once it is green.",
+            short(sha),
+            names.join(", "),
+            format::duration(inner.config.github.wait_for_checks)
+        )),
+        Verdict::Red(failing) => Gate::Red(format!(
+            "CI is red on {} ({what}): {} failed: {}. Fix the build, or say `deploy!` to skip the CI gate.",
+            short(sha),
+            if failing.len() == 1 {
+                "a check"
+            } else {
+                "checks"
+            },
+            ci::describe_failing(&failing)
+        )),
+    })
 }
 
 /// The commit the log recorded for the version a rollback goes back to.

@@ -339,11 +339,7 @@ mod tests {
         );
         assert_eq!(
             parse_control("/as slack:U0CAROL"),
-            Ok(Control::As(Account::new(
-                "slack",
-                "U0CAROL",
-                "slack:U0CAROL"
-            )))
+            Ok(Control::As(Account::new("slack", "U0CAROL", "slack:U0CAROL")))
         );
         assert!(parse_control("/as console:carol").is_err());
         assert!(parse_control("/as slack:").is_err());

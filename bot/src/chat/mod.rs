@@ -158,10 +158,7 @@ pub enum ChatEvent {
     /// The members of a platform group (`slack-group:S0…`), as the platform listed them: they
     /// replace what the engine knew of that group. Adapters send it for the groups the
     /// configuration names ([`crate::core::people::GROUP_PLATFORMS`]) when they learn them.
-    Members {
-        group: String,
-        accounts: Vec<Account>,
-    },
+    Members { group: String, accounts: Vec<Account> },
 }
 
 /// A reaction on a message.

@@ -389,7 +389,13 @@ impl Shared {
     /// Delivers `text` (or a newer text of the message, whichever is the latest when a try
     /// begins) within the pace, retrying until it gets through, is refused, or
     /// [`EDIT_PATIENCE`] has passed. `failed`: the text was just tried, and failed so.
-    async fn deliver(&self, key: &Key, mut text: Edit, failed: Option<ChatError>, pace: &mut Pace) {
+    async fn deliver(
+        &self,
+        key: &Key,
+        mut text: Edit,
+        failed: Option<ChatError>,
+        pace: &mut Pace,
+    ) {
         let (channel, msg) = key;
         let mut backoff = Backoff::default();
         let mut failing_since: Option<Instant> = None;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::core::freeze::FreezeWindow;
 use crate::core::names::{AppName, EnvName};
 use crate::core::people::{People, PlatformGroups};
-use crate::core::recipe::Recipe;
 use std::sync::Arc;
+use crate::core::recipe::Recipe;
 
 /// `config/deckhand.toml` together with every recipe in its recipes directory.
 #[derive(Debug, Clone)]

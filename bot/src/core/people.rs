@@ -180,10 +180,7 @@ mod tests {
     fn a_platform_group_has_only_the_members_its_platform_reported() {
         let seen = PlatformGroups::default();
         assert!(!seen.contains("slack-group:S0LEADS", "carol"));
-        seen.replace(
-            "slack-group:S0LEADS",
-            ["carol".to_owned(), "slack:U0ERIN".to_owned()],
-        );
+        seen.replace("slack-group:S0LEADS", ["carol".to_owned(), "slack:U0ERIN".to_owned()]);
         assert!(seen.contains("slack-group:S0LEADS", "carol"));
         assert!(seen.contains("slack-group:S0LEADS", "slack:U0ERIN"));
         assert!(!seen.contains("slack-group:S0OTHER", "carol"));

@@ -199,8 +199,7 @@ impl Bot {
                 if let Err(err) = approval::on_reaction(inner, r, false).await {
                     tracing::error!("handling a removed reaction: {err:#}");
                 }
-            }
-            ChatEvent::Members { group, accounts } => inner.learn_members(&group, &accounts),
+            }            ChatEvent::Members { group, accounts } => inner.learn_members(&group, &accounts),
         }
     }
 
@@ -290,7 +289,9 @@ impl Inner {
             for entry in self.config.platform_group_entries() {
                 if entry.split_once(':').is_some_and(|(k, _)| k == kind) {
                     let member = groups.iter().any(|g| g == entry);
-                    self.config.platform_groups.set(entry, &identity, member);
+                    self.config
+                        .platform_groups
+                        .set(entry, &identity, member);
                 }
             }
         }

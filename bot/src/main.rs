@@ -12,6 +12,7 @@ use deckhand::core::parse;
 use deckhand::datadir::DataDir;
 use deckhand::engine::{Bot, Clock};
 use deckhand::exec::Router;
+use deckhand::github;
 use deckhand::store::Store;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -165,12 +166,68 @@ fn check(config: Option<PathBuf>) -> ExitCode {
                     ),
                 });
             }
+            if let Some(line) = github_check(&cfg) {
+                print_out(&line);
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
             eprintln!("{errors}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The apps whose recipe names a GitHub repository.
+fn github_apps(config: &Config) -> Vec<String> {
+    config
+        .apps
+        .iter()
+        .filter(|r| r.repo.is_some())
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r.app,
+                r.repo.as_ref().map(|x| x.to_string()).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// `deckhand check`'s line on GitHub: which credentials are in use, or what is missing.
+fn github_check(config: &Config) -> Option<String> {
+    let apps = github_apps(config);
+    if apps.is_empty() {
+        return None;
+    }
+    Some(match github::Credentials::from_env(&config.github) {
+        Ok(Some(c)) => format!("github: {} use {}", apps.join(", "), c.describe()),
+        Ok(None) => format!(
+            "github: {} name a repository, but no GitHub credentials are set: set GITHUB_TOKEN (or GITHUB_TOKEN_FILE), or a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE, GITHUB_APP_INSTALLATION_ID); until then their deploys are refused",
+            apps.join(", ")
+        ),
+        Err(missing) => format!("github: {}: {missing}", apps.join(", ")),
+    })
+}
+
+/// The GitHub client, when a recipe names a repository and credentials are set. Without
+/// credentials deckhand runs, and says why it refuses those apps' deploys.
+fn github_client(config: &Config) -> anyhow::Result<Option<Arc<dyn github::GitHub>>> {
+    let apps = github_apps(config);
+    if apps.is_empty() {
+        return Ok(None);
+    }
+    match github::Credentials::from_env(&config.github) {
+        Ok(Some(creds)) => {
+            let client = github::Client::new(&creds, github::Options::from_env())
+                .context("setting up the GitHub client")?;
+            Ok(Some(Arc::new(client)))
+        }
+        Ok(None) => {
+            eprintln!("deckhand: {}", github_check(config).unwrap_or_default());
+            Ok(None)
+        }
+        Err(missing) => anyhow::bail!("GitHub: {missing}"),
     }
 }
 
@@ -288,7 +345,16 @@ async fn run_serve(
     if let Some(discord) = &discord {
         hub = hub.with(discord::PLATFORM, Arc::new(discord.out()));
     }
-    let bot = Bot::start(Arc::new(config), store, Arc::new(hub), exec, Clock::real()).await?;
+    let github = github_client(&config)?;
+    let bot = Bot::start_with_github(
+        Arc::new(config),
+        store,
+        Arc::new(hub),
+        exec,
+        Clock::real(),
+        github,
+    )
+    .await?;
     let slack_listener = match &slack {
         Some(slack) => {
             let listener = slack.listen(events_tx.clone(), http).await?;
@@ -395,7 +461,8 @@ async fn run_console(
     // The bot speaks through a hub, as it will with several platforms. The console declares
     // no limits, so its outbox passes everything through in order: the protocol is unchanged.
     let chat = Arc::new(Hub::new().with(deckhand::chat::CONSOLE, out.clone()));
-    let bot = Bot::start(Arc::new(config), store, chat, exec, clock).await?;
+    let github = github_client(&config)?;
+    let bot = Bot::start_with_github(Arc::new(config), store, chat, exec, clock, github).await?;
     if std::io::stdin().is_terminal() {
         // For a person at a terminal only: a script reading stdout sees just the protocol.
         eprintln!(

@@ -8,11 +8,12 @@ use toml::Spanned;
 use crate::config::check::{Checker, is_plain_name};
 use crate::config::diagnostic::did_you_mean;
 use crate::config::policy::{check_approvals, check_emergency};
-use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawHttp, RawPerson};
+use crate::config::raw::{Entries, RawBot, RawConfig, RawEnv, RawGithub, RawHttp, RawPerson};
 use crate::config::ssh::check_ssh;
 use crate::config::windows::check_freezes;
 use crate::core::model::{
-    BotSettings, DiscordSettings, EnvPolicy, HttpSettings, SlackSettings, SshSettings,
+    BotSettings, DiscordSettings, EnvPolicy, GithubSettings, HttpSettings, SlackSettings,
+    SshSettings,
 };
 use crate::core::names::EnvName;
 use crate::core::people::{GROUP_PLATFORMS, PLATFORMS, People};
@@ -32,6 +33,8 @@ pub(crate) struct CheckedConfig {
     pub discord: Option<DiscordSettings>,
     /// `[http]`, or its defaults.
     pub http: HttpSettings,
+    /// `[github]`, or its defaults.
+    pub github: GithubSettings,
     /// The recipes directory, and where the file names it (for "no recipes there").
     pub recipes: PathBuf,
     pub recipes_at: Option<Spanned<String>>,
@@ -50,7 +53,9 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
     let slack = raw.slack.map(|_| SlackSettings {});
     let discord = raw.discord.map(|_| DiscordSettings {});
     let http = check_http(c, raw.http);
+    let github = check_github(c, raw.github, dir);
     CheckedConfig {
+        github,
         bot,
         groups,
         people,
@@ -63,6 +68,49 @@ pub(crate) fn check_config(c: &mut Checker<'_>, raw: RawConfig, dir: &Path) -> C
         recipes,
         recipes_at,
     }
+}
+
+/// `[github]`: durations, a URL, and the App's ids (positive) and key path (relative to the
+/// config file's directory).
+fn check_github(c: &mut Checker<'_>, raw: Option<RawGithub>, dir: &Path) -> GithubSettings {
+    let mut gh = GithubSettings::default();
+    let Some(raw) = raw else { return gh };
+    if let Some(w) = c.duration_or(
+        raw.wait_for_checks.as_ref(),
+        "wait_for_checks",
+        gh.wait_for_checks,
+    ) {
+        gh.wait_for_checks = w;
+    }
+    if let Some(u) = &raw.public_url {
+        let url = u.get_ref().trim().trim_end_matches('/');
+        if url.starts_with("https://") || url.starts_with("http://") {
+            gh.public_url = Some(url.to_owned());
+        } else {
+            c.error(
+                u,
+                format!(
+                    "public_url `{}` is not an http(s) URL; expected e.g. \"https://deckhand.example.com\"",
+                    u.get_ref()
+                ),
+            );
+        }
+    }
+    let id = |c: &mut Checker<'_>, raw: &Option<toml::Spanned<i64>>, what: &str| {
+        raw.as_ref()
+            .and_then(|v| c.count(v, what, 1).map(u64::from))
+    };
+    gh.app_id = id(c, &raw.app_id, "app_id");
+    gh.installation_id = id(c, &raw.installation_id, "installation_id");
+    gh.private_key_file = raw.private_key_file.as_ref().map(|p| {
+        let path = PathBuf::from(p.get_ref().trim());
+        if path.is_absolute() {
+            path
+        } else {
+            dir.join(path)
+        }
+    });
+    gh
 }
 
 /// `[http] listen`: an IP address and a port (`127.0.0.1:8080`, `0.0.0.0:8080`, `[::]:8080`).

@@ -73,6 +73,7 @@ impl Config {
                 slack: c.slack,
                 discord: c.discord,
                 http: c.http,
+                github: c.github,
                 path,
             });
         }

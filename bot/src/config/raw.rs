@@ -53,6 +53,18 @@ pub(crate) struct RawConfig {
     pub slack: Option<RawSlack>,
     pub discord: Option<RawDiscord>,
     pub http: Option<RawHttp>,
+    pub github: Option<RawGithub>,
+}
+
+/// `[github]`: how deckhand uses GitHub (its secrets come from the environment).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGithub {
+    pub wait_for_checks: Option<S<String>>,
+    pub public_url: Option<S<String>>,
+    pub app_id: Option<S<i64>>,
+    pub private_key_file: Option<S<String>>,
+    pub installation_id: Option<S<i64>>,
 }
 
 /// `[http]`: deckhand's HTTP listener.
@@ -165,6 +177,10 @@ pub(crate) struct RawRecipe {
     pub layout: Option<S<String>>,
     /// With `layout = "releases"`: how many releases each host keeps. Default 5.
     pub keep_releases: Option<S<i64>>,
+    /// `owner/name` of the app's GitHub repository.
+    pub repo: Option<S<String>>,
+    /// Status contexts / check runs that must be green (default: all of them).
+    pub required_checks: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

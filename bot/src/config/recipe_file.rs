@@ -43,6 +43,7 @@ pub(crate) fn check_recipe(
         Some(v) => c.non_empty(v, "the version probe").map(Some),
     };
     let layout = check_layout(c, raw.layout.as_ref(), raw.keep_releases.as_ref());
+    let (repo, required_checks) = check_repo(c, raw.repo.as_ref(), raw.required_checks.as_ref());
     let recipe_envs = check_envs(c, raw.envs, envs);
     let tasks = check_tasks(c, raw.tasks);
     let rollback = match raw.rollback {
@@ -71,8 +72,58 @@ pub(crate) fn check_recipe(
         }),
         step_timeout: step_timeout?,
         layout: layout?,
+        repo: repo?,
+        required_checks: required_checks?,
         path: path.to_path_buf(),
     })
+}
+
+/// `repo` and `required_checks` (which needs a repo to mean anything).
+fn check_repo(
+    c: &mut Checker<'_>,
+    repo: Option<&Spanned<String>>,
+    required: Option<&Spanned<Vec<Spanned<String>>>>,
+) -> (
+    Option<Option<crate::core::repo::RepoName>>,
+    Option<Vec<String>>,
+) {
+    let repo = match repo {
+        None => Some(None),
+        Some(r) => match crate::core::repo::RepoName::parse(r.get_ref()) {
+            Ok(name) => Some(Some(name)),
+            Err(e) => {
+                c.error(r, format!("repo: {e}"));
+                None
+            }
+        },
+    };
+    let checks = match required {
+        None => Some(Vec::new()),
+        Some(list) if matches!(repo, Some(None)) => {
+            c.error(
+                list,
+                "required_checks needs `repo = \"owner/name\"`: the checks are read from that \
+                 repository's commits",
+            );
+            None
+        }
+        Some(list) => {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for name in list.get_ref() {
+                match c.non_empty(name, "a required check's name") {
+                    Some(n) if !out.contains(&n) => out.push(n),
+                    Some(n) => {
+                        c.error(name, format!("the check `{n}` is listed twice"));
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            ok.then_some(out)
+        }
+    };
+    (repo, checks)
 }
 
 /// `layout` and `keep_releases`.

@@ -113,6 +113,14 @@ fn app(out: &mut String, r: &Recipe) {
             )
         })
         .collect();
+    if let Some(repo) = &r.repo {
+        let checks = if r.required_checks.is_empty() {
+            "every check must be green".to_owned()
+        } else {
+            format!("required checks: {}", r.required_checks.join(", "))
+        };
+        let _ = writeln!(out, "    github: {repo} ({checks})");
+    }
     if let crate::config::Layout::Releases { keep } = r.layout {
         let _ = writeln!(
             out,

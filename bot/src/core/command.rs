@@ -114,4 +114,6 @@ pub struct SearchArgs {
     pub status: Option<crate::core::lifecycle::DeployState>,
     pub since: Option<chrono::DateTime<chrono::Utc>>,
     pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// `sha:<prefix>`: deploys of a commit whose SHA starts with these hex digits (lower-case).
+    pub sha: Option<String>,
 }

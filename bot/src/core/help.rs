@@ -5,7 +5,7 @@ pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
     (
         "deploy",
         "deploy[!][:task] <app>[/<ref>|@<ref>] [to <env>[/<host>]] [--dry-run] [--emergency \"<reason>\"]",
-        "Deploy a ref of an app (default: the app's default ref, to the default env). `--dry-run` prints the plan and runs nothing.",
+        "Deploy a ref of an app (default: the app's default ref, to the default env). `--dry-run` prints the plan and runs nothing. `deploy!` skips the CI gate of an app with a GitHub repo.",
         "deploy api@v1.4.2 to staging",
     ),
     (
@@ -52,7 +52,7 @@ pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "search",
-        "search <words> [app:<a>] [env:<e>] [user:<u>] [status:<s>] [since:<date>] [until:<date>]",
+        "search <words> [app:<a>] [env:<e>] [user:<u>] [status:<s>] [since:<date>] [until:<date>] [sha:<prefix>]",
         "Search the deploy log, command output included. Alias: `log`.",
         "search migration failed app:api env:prod",
     ),

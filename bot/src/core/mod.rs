@@ -5,6 +5,8 @@
 //! nothing here imports the rest of the crate (`config` loads files into [`model`] and
 //! [`recipe`] values, never the other way round).
 
+pub mod changelog;
+pub mod ci;
 pub mod command;
 pub mod emoji;
 pub mod format;
@@ -21,4 +23,5 @@ pub mod policy;
 pub mod queue;
 pub mod recipe;
 pub mod render;
+pub mod repo;
 pub mod suggest;

@@ -35,6 +35,8 @@ pub struct Config {
     pub discord: Option<DiscordSettings>,
     /// `[http]`: deckhand's HTTP listener (the Slack Events API when it is Slack's transport).
     pub http: HttpSettings,
+    /// `[github]`, or its defaults: how deckhand uses the repositories recipes name.
+    pub github: GithubSettings,
     /// The configuration file this was loaded from.
     pub path: PathBuf,
 }
@@ -49,6 +51,35 @@ pub struct SlackSettings {}
 /// the environment or files only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiscordSettings {}
+/// `[github]`. Credentials are secrets and come from the environment (`GITHUB_TOKEN`, …); the
+/// App's ids and key *path* may be written here, since they are not secret by themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubSettings {
+    /// `wait_for_checks`: how long a deploy whose commit's CI is pending waits for it when its
+    /// turn comes, before it gives up. Default 30m.
+    pub wait_for_checks: Duration,
+    /// `public_url`: where deckhand's HTTP endpoint is reachable from outside, for the log URL
+    /// of a GitHub deployment status (`<public_url>/deploys/<id>`). None: no log URL.
+    pub public_url: Option<String>,
+    /// `app_id`, `private_key_file`, `installation_id`: a GitHub App to act as (each may
+    /// also come from `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY_FILE`,
+    /// `GITHUB_APP_INSTALLATION_ID`).
+    pub app_id: Option<u64>,
+    pub private_key_file: Option<PathBuf>,
+    pub installation_id: Option<u64>,
+}
+
+impl Default for GithubSettings {
+    fn default() -> GithubSettings {
+        GithubSettings {
+            wait_for_checks: Duration::from_secs(30 * 60),
+            public_url: None,
+            app_id: None,
+            private_key_file: None,
+            installation_id: None,
+        }
+    }
+}
 
 /// `[http]`: where deckhand's HTTP listener binds. Used only when a transport needs it (Slack's
 /// Events API: `SLACK_SIGNING_SECRET` set and `SLACK_APP_TOKEN` not).

@@ -475,6 +475,7 @@ mod tests {
                 ("devs".to_owned(), names(&["alice", "bob"])),
             ]
             .into(),
+            github: Default::default(),
             envs: vec![
                 (
                     EnvName::parse("prod").unwrap(),

@@ -28,6 +28,12 @@ pub struct Recipe {
     pub step_timeout: Duration,
     /// How releases are laid out on a host: by the recipe's own steps, or built in.
     pub layout: Layout,
+    /// `repo = "owner/name"`: the app's GitHub repository. When set, a requested ref is pinned
+    /// to a commit SHA before approval and the CI gate, changelog and GitHub deployments apply.
+    pub repo: Option<crate::core::repo::RepoName>,
+    /// `required_checks`: the status contexts and check runs that must be green; empty means
+    /// every one the commit has.
+    pub required_checks: Vec<String>,
     /// The recipe file.
     pub path: PathBuf,
 }

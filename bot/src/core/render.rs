@@ -119,7 +119,8 @@ fn search(f: &mut Formatter<'_>, a: &SearchArgs) -> fmt::Result {
     let time =
         |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     opt(f, " since:", &a.since.as_ref().map(time))?;
-    opt(f, " until:", &a.until.as_ref().map(time))
+    opt(f, " until:", &a.until.as_ref().map(time))?;
+    opt(f, " sha:", &a.sha)
 }
 
 struct Target<'a>(&'a LockTarget);
@@ -341,9 +342,10 @@ mod tests {
             prop::option::of(time()),
             prop::option::of(time()),
         );
-        (prop::collection::vec("[a-z0-9]{1,8}", 0..4), filters)
+        let sha = prop::option::of("[0-9a-f]{4,40}");
+        (prop::collection::vec("[a-z0-9]{1,8}", 0..4), filters, sha)
             .prop_map(
-                |(words, (app, env, user, status, since, until))| SearchArgs {
+                |(words, (app, env, user, status, since, until), sha)| SearchArgs {
                     words,
                     app,
                     env,
@@ -351,6 +353,7 @@ mod tests {
                     status,
                     since,
                     until,
+                    sha,
                 },
             )
             .prop_filter("empty or backwards", |a| {
@@ -360,7 +363,8 @@ mod tests {
                     || a.user.is_some()
                     || a.status.is_some()
                     || a.since.is_some()
-                    || a.until.is_some();
+                    || a.until.is_some()
+                    || a.sha.is_some();
                 anything && !matches!((a.since, a.until), (Some(s), Some(u)) if s >= u)
             })
             .prop_map(Command::Search)

@@ -52,6 +52,11 @@ pub fn request_text(
         d.id,
         format::time_in(expires, env.timezone),
     );
+    if let Some(note) = inner.source.note(d.id) {
+        text.push_str(&format!("\n{note}"));
+    } else if let Some(sha) = &d.commit_sha {
+        text.push_str(&format!("\nCommit: {sha}"));
+    }
     if let Some(p) = progress {
         text.push_str(&format!("\n{p}"));
     }

@@ -125,7 +125,18 @@ pub async fn rollback(
 async fn submit(inner: &Arc<Inner>, to: &Conversation, mut new: NewDeploy) -> anyhow::Result<()> {
     let now = inner.clock.now();
     let channel = to.clone();
-    let verdict = verdict(inner, &new).await?;
+    let mut verdict = verdict(inner, &new).await?;
+    // A repo-backed app's ref is pinned to a commit (and CI checked) once the policy allows it.
+    let mut pinned = None;
+    if !matches!(verdict, policy::AtRequest::Refused(_)) {
+        match super::source::pin(inner, &new).await? {
+            Ok(p) => pinned = p,
+            Err(msg) => return say(inner, &channel, &msg).await,
+        }
+        if let Some(red) = pinned.as_ref().and_then(|p| p.refusal.clone()) {
+            verdict = policy::AtRequest::Refused(policy::Refusal(red));
+        }
+    }
     // `--emergency` is the way through a freeze. Where nothing is frozen the usual rule
     // applies, as announced: the deploy is recorded as an ordinary one, its reason noted.
     let unneeded = match &verdict {
@@ -133,7 +144,7 @@ async fn submit(inner: &Arc<Inner>, to: &Conversation, mut new: NewDeploy) -> an
         policy::AtRequest::Refused(_) => None,
         _ => new.emergency.take(),
     };
-    let outcome = record(inner, &channel, new, verdict, now).await?;
+    let outcome = record(inner, &channel, new, verdict, now, pinned.as_ref()).await?;
     if let (Some(reason), Some(d)) = (unneeded, outcome) {
         let text = format!(
             "#{}: {} is not frozen, so `--emergency` is not needed: this is an ordinary deploy under the usual rules (the reason \"{reason}\" is noted in the log).",
@@ -155,12 +166,21 @@ async fn record(
     mut new: NewDeploy,
     verdict: policy::AtRequest,
     now: chrono::DateTime<chrono::Utc>,
+    pinned: Option<&super::source::Pinned>,
 ) -> anyhow::Result<Option<Deploy>> {
+    // The commit is recorded before anyone sees the request: approvers approve that commit.
+    let pin = async |d: &mut Deploy| -> anyhow::Result<()> {
+        match pinned {
+            Some(p) => super::source::record_pin(inner, d, p).await,
+            None => Ok(()),
+        }
+    };
     match verdict {
         policy::AtRequest::Refused(refusal) => {
             new.state = DeployState::Blocked;
             new.reason = Some(refusal.0.clone());
-            let d = inner.store.create_deploy(&new, now).await?;
+            let mut d = inner.store.create_deploy(&new, now).await?;
+            pin(&mut d).await?;
             let label = super::run::label(&d);
             let text = format!("{label} refused: {}", refusal.0);
             refuse(inner, channel, &text).await?;
@@ -168,7 +188,8 @@ async fn record(
         }
         policy::AtRequest::NeedsApproval(rule) => {
             new.state = DeployState::AwaitingApproval;
-            let d = inner.store.create_deploy(&new, now).await?;
+            let mut d = inner.store.create_deploy(&new, now).await?;
+            pin(&mut d).await?;
             let text = super::approval::request_text(inner, &d, &rule, None);
             if let Some(msg) = inner.say_request(channel, &text, d.id).await {
                 inner.store.set_status_message(d.id, &msg).await?;
@@ -177,8 +198,12 @@ async fn record(
             Ok(Some(d))
         }
         policy::AtRequest::Go => {
-            let d = inner.store.create_deploy(&new, now).await?;
-            let (text, start) = put_in_line(inner, &d, "deckhand", None).await?;
+            let mut d = inner.store.create_deploy(&new, now).await?;
+            pin(&mut d).await?;
+            let (mut text, start) = put_in_line(inner, &d, "deckhand", None).await?;
+            if let Some(p) = pinned {
+                text.push_str(&format!("\n{}", p.text));
+            }
             if let Some(msg) = inner.say(channel, &text).await {
                 inner.store.set_status_message(d.id, &msg).await?;
             }

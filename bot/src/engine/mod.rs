@@ -19,6 +19,7 @@ mod recover;
 mod resolve;
 mod run;
 mod shutdown;
+mod source;
 mod told;
 
 pub use clock::Clock;
@@ -74,6 +75,8 @@ pub(crate) struct Inner {
     /// Cancelled when a shutdown's grace runs out: every deploy step still running is stopped
     /// (its rollback is not).
     pub halt: tokio_util::sync::CancellationToken,
+    /// GitHub, for apps whose recipe names a repository (`source`).
+    pub source: source::Source,
 }
 
 impl Bot {
@@ -85,6 +88,19 @@ impl Bot {
         chat: Arc<dyn ChatOut>,
         exec: Arc<dyn Executor>,
         clock: Clock,
+    ) -> anyhow::Result<Bot> {
+        Self::start_with_github(config, store, chat, exec, clock, None).await
+    }
+
+    /// [`Bot::start`], with GitHub for the apps whose recipe names a `repo` (without it, their
+    /// requests are refused with a word on the missing credentials).
+    pub async fn start_with_github(
+        config: Arc<Config>,
+        store: Store,
+        chat: Arc<dyn ChatOut>,
+        exec: Arc<dyn Executor>,
+        clock: Clock,
+        github: Option<Arc<dyn crate::github::GitHub>>,
     ) -> anyhow::Result<Bot> {
         let (start_tx, start_rx) = mpsc::unbounded_channel();
         let name = config.bot.name.clone();
@@ -112,6 +128,7 @@ impl Bot {
             log_tag,
             stopping: AtomicBool::new(false),
             halt: Default::default(),
+            source: source::Source::new(github),
         });
         tokio::spawn(dispatch::dispatcher(Arc::downgrade(&inner), start_rx));
         recover::recover(&inner).await?;

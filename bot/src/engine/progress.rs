@@ -23,6 +23,8 @@ pub struct StatusLine {
     channel: String,
     msg: std::sync::Mutex<Option<String>>,
     label: String,
+    /// Lines kept under every state (a GitHub-backed deploy's commit and changelog).
+    footer: std::sync::Mutex<Option<String>>,
 }
 
 impl StatusLine {
@@ -32,12 +34,22 @@ impl StatusLine {
             channel,
             msg: std::sync::Mutex::new(msg),
             label,
+            footer: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Lines shown under the status from now on.
+    pub fn set_footer(&self, text: &str) {
+        *self.footer.lock().expect("status lock") = Some(text.to_owned());
     }
 
     /// Replaces the status with `label: text` (or posts it, when the first post failed).
     pub async fn set(&self, text: &str) {
-        let full = format!("{}: {text}", self.label);
+        let mut full = format!("{}: {text}", self.label);
+        if let Some(footer) = self.footer.lock().expect("status lock").as_deref() {
+            full.push('\n');
+            full.push_str(footer);
+        }
         match self.msg() {
             Some(m) => self.inner.edit(&self.channel, &m, &full).await,
             None => {

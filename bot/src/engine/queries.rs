@@ -142,9 +142,7 @@ pub async fn live(
         out.push_str("Live:");
         for d in &rows {
             let when = d.finished_at.unwrap_or(d.created_at);
-            let commit = d
-                .commit_sha
-                .as_deref()
+            let commit = super::source::commit_link(inner, d)
                 .map(|c| format!(" ({c})"))
                 .unwrap_or_default();
             out.push_str(&format!(
@@ -253,8 +251,11 @@ pub async fn history(
             } else {
                 ""
             };
+            let commit = super::source::commit_link(inner, d)
+                .map(|c| format!(" · {c}"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "\n{}{kind} · {}{took} · {} · {}",
+                "\n{}{kind} · {}{took} · {} · {}{commit}",
                 run::label(d),
                 d.state,
                 d.requested_by,

@@ -64,6 +64,7 @@ pub async fn recover(inner: &Arc<Inner>) -> anyhow::Result<()> {
                         d.id
                     );
                 }
+                super::source::interrupted(&inner, d).await;
             }
             let next = inner
                 .queues

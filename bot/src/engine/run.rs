@@ -114,6 +114,19 @@ pub(super) async fn run(
         }
     };
 
+    // A repo-backed app: its CI gate, and its GitHub deployment.
+    let tracking = match super::source::at_start(inner, &d, &status, cancel).await? {
+        super::source::AtStart::Go(t) => t,
+        super::source::AtStart::Stop => return Ok(target),
+        super::source::AtStart::Refused(why) => {
+            not_started(inner, id, &status, &why).await?;
+            inner
+                .say(&d.channel, &format!("{label} not started: {why}."))
+                .await;
+            return Ok(target);
+        }
+    };
+
     match inner
         .store
         .transition(id, DeployState::Running, ACTOR, None, inner.clock.now())
@@ -121,7 +134,11 @@ pub(super) async fn run(
     {
         Ok(_) => {}
         // Cancelled while it waited at the gate.
-        Err(crate::store::TransitionError::NotAllowed { .. }) => return Ok(target),
+        Err(crate::store::TransitionError::NotAllowed { .. }) => {
+            super::source::finished(inner, &d, &tracking, false, "cancelled before it started")
+                .await;
+            return Ok(target);
+        }
         Err(e) => return Err(e.into()),
     }
     let started = Instant::now();
@@ -132,6 +149,8 @@ pub(super) async fn run(
         inner
             .say(&d.channel, &format!("{label} failed: {reason}."))
             .await;
+        // After chat: a slow GitHub delays nobody's reading.
+        super::source::finished(inner, &d, &tracking, false, &reason).await;
         return Ok(target);
     }
     let pump = Pump::spawn(inner.clone(), id, d.channel.clone(), status.msg());
@@ -256,6 +275,7 @@ pub(super) async fn run(
                 now_elapsed(started)
             ))
             .await;
+        super::source::finished(inner, &d, &tracking, true, "succeeded").await;
         return Ok(target);
     }
 
@@ -319,6 +339,8 @@ pub(super) async fn run(
         }
         inner.say(&d.channel, &text).await;
     }
+    // After chat: a slow GitHub delays nobody's reading.
+    super::source::finished(inner, &d, &tracking, false, &reason).await;
     Ok(target)
 }
 
@@ -473,6 +495,11 @@ pub(super) fn job(
         ("DECKHAND_ENV".to_owned(), d.env.to_string()),
         ("DECKHAND_VERSION".to_owned(), d.version.clone()),
         ("DECKHAND_REF".to_owned(), d.git_ref.to_string()),
+        // The commit approved (empty when the recipe names no repo).
+        (
+            "DECKHAND_SHA".to_owned(),
+            d.commit_sha.clone().unwrap_or_default(),
+        ),
         ("DECKHAND_HOST".to_owned(), host.name.to_string()),
         ("DECKHAND_DEPLOY_ID".to_owned(), d.id.to_string()),
         ("DECKHAND_TASK".to_owned(), d.task.clone()),

@@ -18,6 +18,7 @@
 
 mod deliveries;
 mod deploys;
+mod github;
 mod output;
 #[cfg(test)]
 mod plans;

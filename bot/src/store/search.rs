@@ -31,7 +31,8 @@ macro_rules! filters {
           AND (?4 IS NULL OR d.requested_by = ?4) \
           AND (?5 IS NULL OR d.state = ?5) \
           AND (?6 IS NULL OR l.at >= ?6) \
-          AND (?7 IS NULL OR l.at <= ?7)"
+          AND (?7 IS NULL OR l.at <= ?7) \
+          AND (?9 IS NULL OR substr(d.commit_sha, 1, length(?9)) = ?9)"
     };
 }
 
@@ -83,6 +84,7 @@ impl Store {
             .bind(q.since.map(millis))
             .bind(q.until.map(millis))
             .bind(limit)
+            .bind(q.sha.as_deref())
             .fetch_all(&self.pool)
             .await
             .context("cannot search the deploy log")?;

@@ -71,10 +71,21 @@ pub async fn start_bot(
     chat: Arc<dyn ChatOut>,
     clock: Clock,
 ) -> (Bot, Store) {
+    start_bot_with_github(config, data, chat, clock, None).await
+}
+
+/// [`start_bot`] with a GitHub client (the real one, pointed at a fake: `tests/github.rs`).
+pub async fn start_bot_with_github(
+    config: &Path,
+    data: &Path,
+    chat: Arc<dyn ChatOut>,
+    clock: Clock,
+    github: Option<Arc<dyn deckhand::github::GitHub>>,
+) -> (Bot, Store) {
     let config = Arc::new(Config::load(config).expect("the config loads"));
     let store = Store::open(&data.join("deckhand.db")).await.unwrap();
     let exec = Arc::new(Router::new(data, &config.ssh).unwrap());
-    let bot = Bot::start(config, store.clone(), chat, exec, clock)
+    let bot = Bot::start_with_github(config, store.clone(), chat, exec, clock, github)
         .await
         .unwrap();
     (bot, store)
@@ -142,9 +153,20 @@ impl TestBot {
     }
 
     pub async fn with(config: PathBuf, data: tempfile::TempDir, clock: Clock) -> Self {
+        Self::with_github(config, data, clock, None).await
+    }
+
+    /// [`TestBot::with`] and a GitHub client.
+    pub async fn with_github(
+        config: PathBuf,
+        data: tempfile::TempDir,
+        clock: Clock,
+        github: Option<Arc<dyn deckhand::github::GitHub>>,
+    ) -> Self {
         let buf = SharedBuf::default();
         let out = Arc::new(ConsoleOut::new(Box::new(buf.clone())));
-        let (bot, store) = start_bot(&config, data.path(), out.clone(), clock).await;
+        let (bot, store) =
+            start_bot_with_github(&config, data.path(), out.clone(), clock, github).await;
         Self {
             bot,
             store,

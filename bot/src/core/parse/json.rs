@@ -102,7 +102,7 @@ fn search_json(a: &SearchArgs) -> Value {
     let time = |t: &Option<DateTime<Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
     };
-    json!({
+    let mut out = json!({
         "command": "search",
         "query": (!a.words.is_empty()).then(|| a.words.join(" ")),
         "app": a.app.as_ref().map(AppName::as_str),
@@ -111,7 +111,12 @@ fn search_json(a: &SearchArgs) -> Value {
         "status": a.status.map(DeployState::as_str),
         "since": time(&a.since),
         "until": time(&a.until),
-    })
+    });
+    // `sha:` came after product.md §8's shape: present only when given, so that shape holds.
+    if let Some(sha) = &a.sha {
+        out["sha"] = json!(sha);
+    }
+    out
 }
 
 /// `lock prod` cannot tell an app from an env (no configuration here), so it is `"target"`.

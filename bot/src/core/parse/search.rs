@@ -11,7 +11,8 @@ use super::lexer::Lexer;
 use super::values::twice;
 use super::{MAX_SEARCH_WORDS, PResult, ParseError};
 
-/// `search <words> [app:<a>] [env:<e>] [user:<u>] [status:<s>] [since:<date>] [until:<date>]`.
+/// `search <words> [app:<a>] [env:<e>] [user:<u>] [status:<s>] [since:<date>] [until:<date>]
+/// [sha:<prefix>]`.
 /// Words are reduced to their letters and digits and lower-cased, so no FTS operator (`AND`,
 /// `NEAR`, `*`, `"`, `-`, `:`, `^`…) survives into the query; flags are words here too, since
 /// searching the log for `--force` is legitimate.
@@ -47,7 +48,7 @@ pub(super) fn search(lx: &mut Lexer) -> PResult<Command> {
     Ok(Command::Search(args))
 }
 
-const FILTER_KEYS: [&str; 6] = ["app", "env", "user", "status", "since", "until"];
+const FILTER_KEYS: [&str; 7] = ["app", "env", "user", "status", "since", "until", "sha"];
 
 /// The filter a `key:value` token names; `None` when it is just words (`error:timeout`), an
 /// error when the key is one typo away from a filter (`stauts:failed`).
@@ -82,6 +83,7 @@ fn search_filter(args: &mut SearchArgs, key: &str, value: &str) -> PResult<()> {
         "user" => args.user.replace(user_name(value)?).is_some(),
         "status" => args.status.replace(deploy_state(value)?).is_some(),
         "since" => args.since.replace(date(key, value)?).is_some(),
+        "sha" => args.sha.replace(sha_prefix(value)?).is_some(),
         _ => args.until.replace(date(key, value)?).is_some(),
     };
     if dup {
@@ -96,6 +98,7 @@ fn filter_example(key: &str) -> &'static str {
         "env" => "prod",
         "user" => "alice",
         "status" => "failed",
+        "sha" => "1a2b3c4",
         _ => "2026-01-31",
     }
 }
@@ -128,6 +131,18 @@ fn user_name(raw: &str) -> PResult<String> {
     } else {
         Err(ParseError::new(format!(
             "`{}` is not a user name: use letters, digits, `.`, `_` and `-`, e.g. `user:alice` (or an account, `user:slack:U0ALICE`).",
+            shown(raw)
+        )))
+    }
+}
+
+/// A commit SHA or its start: 4 to 40 hex digits, lower-cased.
+fn sha_prefix(raw: &str) -> PResult<String> {
+    if crate::core::repo::may_be_sha_prefix(raw) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(ParseError::new(format!(
+            "`{}` is not a commit SHA: use 4 to 40 hex digits, e.g. `sha:1a2b3c4`.",
             shown(raw)
         )))
     }

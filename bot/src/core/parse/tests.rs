@@ -1182,3 +1182,30 @@ proptest! {
         let _ = to_json(&parse_direct(&text));
     }
 }
+
+#[test]
+fn search_sha_takes_a_hex_prefix_lower_cased() {
+    assert_eq!(
+        parse_direct("search sha:ABC1234"),
+        Parsed::Command(Command::Search(SearchArgs {
+            sha: Some("abc1234".into()),
+            ..words(&[])
+        }))
+    );
+    let e = error_of(parse_direct("search sha:main"));
+    assert!(e.message.contains("is not a commit SHA"), "{}", e.message);
+    let e = error_of(parse_direct("search sha:abc"));
+    assert!(e.message.contains("4 to 40 hex digits"), "{}", e.message);
+    assert_eq!(
+        Command::Search(SearchArgs {
+            sha: Some("abc1234".into()),
+            ..words(&["boom"])
+        })
+        .to_string(),
+        "search boom sha:abc1234"
+    );
+    assert_eq!(
+        to_json(&parse_direct("search sha:abc1234"))["sha"],
+        json!("abc1234")
+    );
+}

@@ -343,7 +343,7 @@ async fn run_serve(
         hub = hub.with(slack::PLATFORM, Arc::new(slack.out()));
     }
     if let Some(discord) = &discord {
-        hub = hub.with(discord::PLATFORM, Arc::new(discord.out()));
+        hub = hub.with(discord::PLATFORM, Arc::new(discord.out(&config.people)));
     }
     let github = github_client(&config)?;
     let bot = Bot::start_with_github(

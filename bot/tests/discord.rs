@@ -293,7 +293,7 @@ async fn a_prod_deploy_runs_once_carol_approves_it_with_a_reaction_and_its_outpu
     // carol's ✅ (she is `discord = "3…01"` in the shipped [people]) approves.
     fake.react(OPS, &request, CAROL, "carol", &[], "✅");
     let done = wait_succeeded(&fake, "the deploy to succeed").await;
-    wait_edit_says(&fake, &request, "approved by carol").await;
+    wait_edit_says(&fake, &request, "approved by <@300000000000000001>").await;
     assert_eq!(
         fake.posts()
             .iter()
@@ -355,7 +355,7 @@ async fn a_prod_deploy_is_approved_with_the_requests_approve_button() {
     // carol's: approved, and the deploy runs.
     let (carol_click, _) = fake.click(OPS, &request, CAROL, "carol", &[], "deckhand_approve");
     wait_succeeded(&fake, "the deploy to succeed").await;
-    wait_edit_says(&fake, &request, "approved by carol").await;
+    wait_edit_says(&fake, &request, "approved by <@300000000000000001>").await;
     let callbacks = fake.calls_to("POST", "/interactions/*/*/callback");
     assert_eq!(callbacks.len(), 2, "{callbacks:#?}");
     assert!(
@@ -372,7 +372,7 @@ async fn a_prod_deploy_is_denied_with_the_deny_button() {
     let (fake, _dir, child) = started("", |t| t).await;
     let request = request_prod_deploy(&fake).await;
     fake.click(OPS, &request, CAROL, "carol", &[], "deckhand_deny");
-    wait_edit_says(&fake, &request, "denied by carol").await;
+    wait_edit_says(&fake, &request, "denied by <@300000000000000001>").await;
     assert!(
         !fake
             .calls()
@@ -462,7 +462,9 @@ async fn a_custom_emoji_counts_only_when_approve_with_names_it() {
     let approved = fake
         .edits()
         .into_iter()
-        .filter(|c| c.segment(4) == request && c.content().contains("approved by carol"))
+        .filter(|c| {
+            c.segment(4) == request && c.content().contains("approved by <@300000000000000001>")
+        })
         .count();
     assert!(approved >= 1);
     stop_cleanly(&fake, child).await;
@@ -1009,7 +1011,7 @@ async fn the_adapter_answers_invocations_in_place_and_refuses_ephemerally() {
     let discord = Discord::connect(&secrets, Catalog::default(), tx)
         .await
         .unwrap();
-    let out = discord.out();
+    let out = discord.out(&deckhand::core::people::People::default());
     assert_eq!(out.limits().max_chars, 2_000);
     assert_eq!(
         out.mentions(),

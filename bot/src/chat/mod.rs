@@ -15,6 +15,7 @@ pub mod console;
 pub mod discord;
 pub mod hub;
 pub mod memory;
+pub mod mentions;
 pub mod outbox;
 pub mod slack;
 

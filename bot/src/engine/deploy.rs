@@ -131,7 +131,7 @@ async fn submit(inner: &Arc<Inner>, to: &Conversation, mut new: NewDeploy) -> an
     if !matches!(verdict, policy::AtRequest::Refused(_)) {
         match super::source::pin(inner, &new).await? {
             Ok(p) => pinned = p,
-            Err(msg) => return say(inner, &channel, &msg).await,
+            Err(msg) => return refuse(inner, &channel, &msg).await,
         }
         if let Some(red) = pinned.as_ref().and_then(|p| p.refusal.clone()) {
             verdict = policy::AtRequest::Refused(policy::Refusal(red));

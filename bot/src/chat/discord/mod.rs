@@ -266,8 +266,13 @@ impl Discord {
     }
 
     /// What the engine says, sent to Discord.
-    pub fn out(&self) -> DiscordOut {
-        DiscordOut::new(self.http.clone(), self.bot_user)
+    /// What the engine says, sent to Discord; `people` are shown as `<@id>` mentions.
+    pub fn out(&self, people: &crate::core::people::People) -> DiscordOut {
+        DiscordOut::new(
+            self.http.clone(),
+            self.bot_user,
+            crate::chat::mentions::of(people, PLATFORM),
+        )
     }
 
     /// Opens the gateway and keeps it open: serenity reconnects and resumes after a drop.

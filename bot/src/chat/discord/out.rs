@@ -12,6 +12,7 @@
 
 use super::events::{APPROVE_BUTTON, DENY_BUTTON};
 use super::{CALL_TIMEOUT, LIMITS, PLATFORM};
+use crate::chat::mentions::Mentions;
 use crate::chat::{ChatError, ChatOut, Conversation, Limits, MsgId};
 use async_trait::async_trait;
 use serenity::all::{
@@ -79,6 +80,8 @@ pub struct DiscordOut {
     /// What the messages deckhand posted are about (`#1 api@main → staging`): the name of a
     /// thread started from one.
     titles: Mutex<Bounded<MessageId, String>>,
+    /// The people with a Discord account, shown as `<@id>` (never pinging: see the module).
+    people: Arc<Mentions>,
 }
 
 /// What a slash command's answer is sent through: the interaction's id and token.
@@ -215,8 +218,9 @@ async fn answered<T>(
 }
 
 impl DiscordOut {
-    pub fn new(http: Arc<Http>, bot_user: u64) -> DiscordOut {
+    pub fn new(http: Arc<Http>, bot_user: u64, people: Mentions) -> DiscordOut {
         DiscordOut {
+            people: Arc::new(people),
             http,
             bot_user,
             threads: tokio::sync::Mutex::new(Bounded::new()),
@@ -224,6 +228,11 @@ impl DiscordOut {
             answered: Mutex::default(),
             titles: Mutex::new(Bounded::new()),
         }
+    }
+
+    /// `text` with the people it names as `<@id>` mentions.
+    fn shown(&self, text: &str) -> String {
+        crate::chat::mentions::mention(text, &self.people)
     }
 
     /// The deferred response of `inv` is to be used again: the answer that used it did not get
@@ -418,7 +427,7 @@ impl ChatOut for DiscordOut {
     }
 
     async fn post(&self, to: &Conversation, text: &str) -> Result<MsgId, ChatError> {
-        let (_, id) = self.send(to, text, Vec::new()).await?;
+        let (_, id) = self.send(to, &self.shown(text), Vec::new()).await?;
         Ok(id.to_string())
     }
 
@@ -430,7 +439,7 @@ impl ChatOut for DiscordOut {
         text: &str,
         deploy: i64,
     ) -> Result<MsgId, ChatError> {
-        let (channel, id) = self.send(to, text, buttons()).await?;
+        let (channel, id) = self.send(to, &self.shown(text), buttons()).await?;
         for hint in ["✅", "❌"] {
             let emoji = ReactionType::Unicode(hint.to_owned());
             if let Err(err) = answered(
@@ -453,6 +462,7 @@ impl ChatOut for DiscordOut {
         let Some(inv) = invocation(to) else {
             return self.post(to, text).await.map(Some);
         };
+        let text = &self.shown(text);
         if self.first_answer(&inv)
             && let Err(err) = answered(
                 "removing the deferred answer",
@@ -485,7 +495,8 @@ impl ChatOut for DiscordOut {
 
     /// An edit shows its text alone: `components: []` removes a request's buttons.
     async fn edit(&self, channel: &str, msg: &MsgId, text: &str) -> Result<(), ChatError> {
-        self.replace(channel, msg, text, Vec::new()).await
+        self.replace(channel, msg, &self.shown(text), Vec::new())
+            .await
     }
 
     /// A pending request keeps its buttons.
@@ -496,7 +507,8 @@ impl ChatOut for DiscordOut {
         text: &str,
         _deploy: i64,
     ) -> Result<(), ChatError> {
-        self.replace(channel, msg, text, buttons()).await
+        self.replace(channel, msg, &self.shown(text), buttons())
+            .await
     }
 }
 

@@ -35,6 +35,7 @@ use crate::secrets::{self, Missing};
 
 use super::{
     Account, ChatError, ChatEvent, ChatOut, Conversation, Limits, Message, MsgId, Reaction,
+    mentions,
 };
 use async_trait::async_trait;
 use hyper_rustls::HttpsConnector;
@@ -156,7 +157,7 @@ pub struct Slack {
     /// Display names and user groups.
     directory: Arc<people::Directory>,
     /// The people with a Slack account, for mentions.
-    mentions: Arc<people::Mentions>,
+    mentions: Arc<mentions::Mentions>,
     /// The user groups the configuration names (`S0…`).
     groups: Vec<String>,
     /// Socket Mode's app-level token; `None` over HTTP.
@@ -233,7 +234,7 @@ impl Slack {
             })?;
         Ok(Slack {
             directory: Arc::new(people::Directory::new(client.clone(), bot_token.clone())),
-            mentions: Arc::new(people::mentions(&config.people)),
+            mentions: Arc::new(mentions::of(&config.people, PLATFORM)),
             groups: config
                 .platform_group_entries()
                 .into_iter()
@@ -682,13 +683,13 @@ pub struct SlackOut {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
     bot_user: String,
-    mentions: Arc<people::Mentions>,
+    mentions: Arc<mentions::Mentions>,
 }
 
 impl SlackOut {
     /// What deckhand says, as Slack text: markup characters escaped, people mentioned.
     fn text(&self, text: &str) -> String {
-        people::mention(&escape(text), &self.mentions)
+        mentions::mention(&escape(text), &self.mentions)
     }
 }
 

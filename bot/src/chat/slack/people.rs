@@ -1,6 +1,6 @@
-//! Who is who in Slack: display names from `users.info` (cached), the members of the user
-//! groups the configuration names (`usergroups.users.list`, refreshed), and people shown as
-//! `<@U…>` mentions in what deckhand says.
+//! Who is who in Slack: display names from `users.info` (cached), and the members of the user
+//! groups the configuration names (`usergroups.users.list`, refreshed). People are shown as
+//! `<@U…>` mentions by [`crate::chat::mentions`].
 //!
 //! Invariants:
 //! - **A display name only names.** It fills [`Account::display`] and never decides who
@@ -8,9 +8,6 @@
 //! - **Bounded and never in the way.** At most [`CAPACITY`] names are remembered, each for
 //!   [`NAME_TTL`]; a lookup waits at most [`LOOKUP_TIMEOUT`], and one that fails shows the id
 //!   (remembered for [`RETRY_AFTER`], so a Slack outage costs one wait a minute per user).
-//! - **Mentions only for people.** A word is made a mention when it is the name of a person
-//!   `[people]` gives a Slack account, outside backticks and not part of a name, ref or path
-//!   (`api@carol`, `deploy.d/carol`): what the engine says names people by their name.
 
 use super::{Connector, answered};
 use crate::chat::{Account, ChatError};
@@ -143,111 +140,9 @@ fn shown_name(user: &SlackUser) -> Option<&str> {
     .find(|n| !n.is_empty())
 }
 
-/// People by name → their Slack user id, for [`mention`].
-pub type Mentions = HashMap<String, String>;
-
-/// The people of `[people]` who have a Slack account.
-pub fn mentions(people: &crate::core::people::People) -> Mentions {
-    people
-        .iter()
-        .filter_map(|(person, accounts)| {
-            accounts
-                .iter()
-                .find_map(|a| a.strip_prefix("slack:"))
-                .map(|id| (person.to_owned(), id.to_owned()))
-        })
-        .collect()
-}
-
-/// `text` (already escaped for Slack) with each person named in it as their `<@U…>` mention:
-/// see the module's invariants for which words are names.
-pub fn mention(text: &str, people: &Mentions) -> String {
-    if people.is_empty() {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut in_code = false;
-    let mut word_start: Option<usize> = None;
-    let flush = |out: &mut String, text: &str, start: usize, end: usize, in_code: bool| {
-        // A sentence's full stop (or a dash after a name) is not part of the name.
-        let end_of_name = start + text[start..end].trim_end_matches(['.', '-', '_']).len();
-        let (word, trail) = (&text[start..end_of_name], &text[end_of_name..end]);
-        let before = text[..start].chars().next_back();
-        let after = text[end_of_name..].chars().next();
-        let joined = |c: Option<char>| c.is_some_and(|c| matches!(c, '@' | ':' | '/' | '#' | '='));
-        match people.get(word) {
-            Some(id) if !in_code && !joined(before) && !joined(after) => {
-                out.push_str("<@");
-                out.push_str(id);
-                out.push('>');
-            }
-            _ => out.push_str(word),
-        }
-        out.push_str(trail);
-    };
-    for (i, c) in text.char_indices() {
-        if is_name_char(c) {
-            word_start.get_or_insert(i);
-            continue;
-        }
-        if let Some(start) = word_start.take() {
-            flush(&mut out, text, start, i, in_code);
-        }
-        if c == '`' {
-            in_code = !in_code;
-        }
-        out.push(c);
-    }
-    if let Some(start) = word_start {
-        flush(&mut out, text, start, text.len(), in_code);
-    }
-    out
-}
-
-/// What a word is made of: a person's name, with the `.`/`-`/`_` that join a longer name
-/// (`carol.smith` is not `carol`).
-fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '.' | '-' | '_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn people() -> Mentions {
-        [("carol", "U0CAROL"), ("dave", "U0DAVE")]
-            .into_iter()
-            .map(|(p, id)| (p.to_owned(), id.to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn people_are_mentioned_where_the_text_names_them() {
-        assert_eq!(
-            mention("#3 approved by carol and dave.", &people()),
-            "#3 approved by <@U0CAROL> and <@U0DAVE>."
-        );
-        assert_eq!(
-            mention("Approved so far by carol; 1 more needed.", &people()),
-            "Approved so far by <@U0CAROL>; 1 more needed."
-        );
-    }
-
-    #[test]
-    fn names_inside_refs_paths_code_and_longer_names_stay_text() {
-        let p = people();
-        for text in [
-            "deploy api@carol to prod",
-            "`carol` is not an app",
-            "deploy.d/carol.toml",
-            "carol.smith and carol-2 and carolyn",
-            "user:carol",
-            "#carol",
-        ] {
-            assert_eq!(mention(text, &p), text, "{text}");
-        }
-        assert_eq!(mention("carol", &Mentions::new()), "carol");
-    }
 
     #[test]
     fn a_slack_user_is_shown_by_the_first_name_it_has() {

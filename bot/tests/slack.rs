@@ -433,21 +433,42 @@ async fn after_the_socket_drops_the_bot_reconnects_and_goes_on() {
     let child = serve(&fake, dir.path(), &config(dir.path()));
     fake.wait_connected(20).await;
     let opened = fake.connections();
-    fake.drop_sockets();
-    fake.wait_connections(opened + 1, 20).await;
-    assert!(fake.calls_of("apps.connections.open").len() > opened);
 
-    assert!(fake.send(&fake_slack::envelope(
+    // A deploy sent, and the connection dropped at once: whether or not the bot took it, Slack
+    // sends it again (the same event) on the new connection, as it does with what it had no
+    // acknowledgement for. It must run once: neither lost nor run twice.
+    let deploy = fake_slack::envelope(
         "env-1",
-        "Ev0AFTER",
+        "Ev0BEFORE",
         fake_slack::message(
             "C0OPS",
             "U0ALICE",
             "!deploy api to staging",
-            "1764756100.000100"
+            "1764756100.000100",
         ),
+    );
+    assert!(fake.send(&deploy));
+    fake.drop_sockets();
+    fake.wait_connections(opened + 1, 20).await;
+    assert!(fake.calls_of("apps.connections.open").len() > opened);
+    let mut again = deploy.clone();
+    again["envelope_id"] = "env-1-again".into();
+    again["retry_attempt"] = 1.into();
+    again["retry_reason"] = "timeout".into();
+    assert!(fake.send(&again));
+    wait_succeeded(&fake, "the deploy sent across the reconnect").await;
+
+    // Handled in order: once `!status` is answered, the redelivery was handled too.
+    let before = fake.calls_of("chat.postMessage").len();
+    assert!(fake.send(&fake_slack::envelope(
+        "env-2",
+        "Ev0STATUS",
+        fake_slack::message("C0OPS", "U0ALICE", "!status", "1764756200.000100"),
     )));
-    wait_succeeded(&fake, "the deploy after the reconnect").await;
+    wait_post_in(&fake, before, None, "the answer to !status").await;
+    assert_one_staging_deploy(&fake);
+    fake.wait_ack("env-1-again", 10).await;
+
     let (status, out) = terminate(child).await;
     assert!(status.success(), "{status:?}\n{out}");
 }

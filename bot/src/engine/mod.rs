@@ -64,6 +64,9 @@ pub(crate) struct Inner {
     pub told: Mutex<told::Told>,
     /// Display names of accounts of nobody's, for what the bot says (`names`).
     pub names: Mutex<names::Names>,
+    /// The platform groups `[groups]` names (`discord-role:…`), computed once: an account that
+    /// comes with its groups updates these (`Inner::identity`, on every event).
+    platform_groups: Vec<String>,
     /// Deploys holding their target but waiting for a freeze to end or a lock to go. They
     /// are not "in progress" for `/wait` and the console's end of input.
     pub parked: Mutex<HashSet<DeployId>>,
@@ -110,6 +113,11 @@ impl Bot {
             .into_iter()
             .chain(chat.mentions())
             .collect();
+        let platform_groups = config
+            .platform_group_entries()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let inner = Arc::new(Inner {
             output: crate::store::spawn_output_writer(store.clone()),
             config,
@@ -124,6 +132,7 @@ impl Bot {
             mentions,
             told: Mutex::new(told::Told::default()),
             names: Mutex::new(names::Names::default()),
+            platform_groups,
             parked: Mutex::new(HashSet::new()),
             log_tag,
             stopping: AtomicBool::new(false),
@@ -287,7 +296,7 @@ impl Inner {
             &account.groups,
             crate::core::people::group_platform_of(&account.platform),
         ) {
-            for entry in self.config.platform_group_entries() {
+            for entry in &self.platform_groups {
                 if entry.split_once(':').is_some_and(|(k, _)| k == kind) {
                     let member = groups.iter().any(|g| g == entry);
                     self.config.platform_groups.set(entry, &identity, member);

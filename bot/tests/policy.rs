@@ -284,6 +284,18 @@ async fn locks_hold_a_target_for_their_owner() {
     bot.wait().await;
     let locks = bot.say("bob", "locks").await;
     assert!(locks.contains("🔒 api in staging · alice since"), "{locks}");
+    // `status` names the locks too: they keep deploys from starting.
+    let status = bot.say("bob", "status").await;
+    assert!(status.contains("Nothing is running or queued."), "{status}");
+    let after = status
+        .split_once("Locked:")
+        .map(|(_, l)| l)
+        .unwrap_or_default();
+    assert!(
+        after.contains("🔒 api in staging · alice since"),
+        "{status}"
+    );
+    assert!(status.contains("db maintenance"), "{status}");
     let wcid = bot.say("bob", "wcid api").await;
     assert!(
         wcid.contains("api in staging: locked by alice: db maintenance"),

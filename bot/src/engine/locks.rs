@@ -160,30 +160,42 @@ pub async fn unlock(
     say(inner, channel, &format!("🔓 {text}.")).await
 }
 
+/// A line per lock held by someone: `🔒 api in prod · carol since 14:02 CET: reason`.
+pub fn lines(inner: &Inner, locks: &[crate::core::policy::Lock]) -> Vec<String> {
+    locks
+        .iter()
+        .map(|l| {
+            let tz = inner
+                .config
+                .env(&l.env)
+                .map(|p| p.timezone)
+                .unwrap_or(chrono_tz::UTC);
+            let why = l
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            format!(
+                "🔒 {} · {} since {}{why}",
+                describe(l.app.as_ref(), &l.env),
+                l.owner,
+                format::time_in(l.at, tz)
+            )
+        })
+        .collect()
+}
+
 pub async fn list(inner: &Arc<Inner>, channel: &Conversation) -> anyhow::Result<()> {
     let locks = inner.store.locks().await?;
     let busy = inner.queues.lock().expect("queues lock").running_all();
     if locks.is_empty() && busy.is_empty() {
-        return refuse(inner, channel, "Nothing is locked.").await;
+        // An answer, not a refusal: everyone in the channel may want to know.
+        return say(inner, channel, "Nothing is locked.").await;
     }
     let mut out = String::from("Locks:");
-    for l in &locks {
-        let tz = inner
-            .config
-            .env(&l.env)
-            .map(|p| p.timezone)
-            .unwrap_or(chrono_tz::UTC);
-        let why = l
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "\n🔒 {} · {} since {}{why}",
-            describe(l.app.as_ref(), &l.env),
-            l.owner,
-            format::time_in(l.at, tz)
-        ));
+    for line in lines(inner, &locks) {
+        out.push('\n');
+        out.push_str(&line);
     }
     for ((app, env), id) in busy {
         out.push_str(&format!(

@@ -34,7 +34,7 @@ pub async fn status(
     let text = match id {
         None => {
             let active = inner.store.active().await?;
-            if active.is_empty() {
+            let mut out = if active.is_empty() {
                 "Nothing is running or queued.".to_owned()
             } else {
                 let mut out = String::from("In flight and queued:");
@@ -48,7 +48,17 @@ pub async fn status(
                     ));
                 }
                 out
+            };
+            // Locks keep deploys from starting: `status` says so, as `locks` does.
+            let locks = inner.store.locks().await?;
+            if !locks.is_empty() {
+                out.push_str("\nLocked:");
+                for line in super::locks::lines(inner, &locks) {
+                    out.push('\n');
+                    out.push_str(&line);
+                }
             }
+            out
         }
         Some(id) => match inner.store.deploy(id).await? {
             None => format!("There is no deploy #{id}."),

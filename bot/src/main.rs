@@ -57,8 +57,13 @@ enum Cmd {
     },
     /// Validate the configuration and every recipe.
     Check {
+        /// Configuration file [default: ./config/deckhand.toml, else the embedded example]
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Where the embedded example is written when there is no configuration file (the
+        /// same directory `console` and `serve` use).
+        #[arg(long, env = "DECKHAND_DATA", default_value = ".deckhand")]
+        data: PathBuf,
     },
     /// Print how the bot understands one message, as JSON.
     Parse {
@@ -83,7 +88,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Parse { message } => parse_command(&message),
-        Cmd::Check { config } => check(config),
+        Cmd::Check { config, data } => check(config, &data),
         Cmd::Serve { config, data } => serve(config, data),
         Cmd::Console {
             config,
@@ -119,8 +124,8 @@ fn parse_command(message: &str) -> ExitCode {
     }
 }
 
-fn check(config: Option<PathBuf>) -> ExitCode {
-    let path = match config_path(config, Path::new(".deckhand")) {
+fn check(config: Option<PathBuf>, data: &Path) -> ExitCode {
+    let path = match config_path(config, data) {
         Ok(p) => p,
         Err(err) => {
             eprintln!("deckhand: {err:#}");

@@ -332,3 +332,27 @@ fn in_the_console_a_slack_account_approves_as_its_person() {
     assert!(stdout.contains("approved by carol"), "{stdout}");
     assert!(stdout.contains("succeeded in"), "{stdout}");
 }
+
+/// With no configuration file where it runs, `check` checks the embedded example, written under
+/// the data directory `console` and `serve` use (DECKHAND_DATA), not under `./.deckhand`.
+#[test]
+fn check_writes_the_embedded_example_under_deckhand_data() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .arg("check")
+        .current_dir(cwd.path())
+        .env("DECKHAND_DATA", data.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("api"), "{}", text(&out.stdout));
+    assert!(
+        data.path().join("example").exists(),
+        "the example is under DECKHAND_DATA"
+    );
+    assert!(
+        !cwd.path().join(".deckhand").exists(),
+        "nothing written in ./.deckhand"
+    );
+}

@@ -483,3 +483,26 @@ async fn an_http_health_check_passes_on_200_and_rolls_back_on_503() {
         "1 check, then 2 tries"
     );
 }
+
+/// A task run (`deploy:migrate`) at a version does not make that version live: `live` and
+/// `rollback` speak of the newest `deploy`.
+#[tokio::test]
+async fn a_task_run_does_not_change_what_is_live() {
+    let bot = TestBot::new().await;
+    bot.say("alice", "deploy api@v1.2.0 to staging").await;
+    bot.wait().await;
+    let migrate = bot
+        .say("alice", "deploy:migrate api@v1.3.0 to staging")
+        .await;
+    assert!(migrate.contains("#2"), "{migrate}");
+    bot.wait().await;
+    assert!(
+        bot.transcript().contains("#2 api@v1.3.0 → staging")
+            && bot.transcript().contains("succeeded in"),
+        "{}",
+        bot.transcript()
+    );
+    let live = bot.say("bob", "live api in staging").await;
+    assert!(live.contains("api in staging: v1.2.0"), "{live}");
+    assert!(!live.contains("v1.3.0"), "{live}");
+}

@@ -1,6 +1,8 @@
 //! What is live, what ran before, and what a rollback goes back to (docs/lifecycle.md).
 //!
 //! "Live" for an app and env is its newest succeeded deploy, newest by finish time (then id).
+//! Only the `deploy` task counts: `deploy:migrate api@v3` runs a task at v3 without putting v3
+//! live.
 //! A rollback is a deploy like any other, so a rollback that succeeded later wins; a deploy
 //! that failed or was rolled back never succeeded, so it is never live.
 
@@ -14,7 +16,7 @@ use anyhow::Context;
 const LIVE_ONE: &str = concat!(
     "SELECT ",
     deploy_columns!(),
-    " FROM deploys WHERE app = ?1 AND env = ?2 AND state = 'succeeded' \
+    " FROM deploys WHERE app = ?1 AND env = ?2 AND state = 'succeeded' AND task = 'deploy' \
      ORDER BY finished_at DESC, id DESC LIMIT 1"
 );
 
@@ -42,6 +44,7 @@ const LIVE_MANY: &str = concat!(
     " FROM deploys WHERE id IN ( \
          SELECT (SELECT d.id FROM deploys d \
                  WHERE d.app = t.app AND d.env = t.env AND d.state = 'succeeded' \
+                   AND d.task = 'deploy' \
                  ORDER BY d.finished_at DESC, d.id DESC LIMIT 1) \
          FROM targets t WHERE t.env IS NOT NULL AND (?2 IS NULL OR t.env = ?2) \
      ) ORDER BY app, env"
@@ -68,7 +71,7 @@ const HISTORY_ANY: &str = concat!(
 const LAST_GOOD: &str = concat!(
     "SELECT ",
     deploy_columns!(),
-    " FROM deploys WHERE app = ?1 AND env = ?2 AND state = 'succeeded' \
+    " FROM deploys WHERE app = ?1 AND env = ?2 AND state = 'succeeded' AND task = 'deploy' \
      AND (finished_at, id) < (?3, ?4) AND version <> ?5 \
      AND NOT EXISTS (SELECT 1 FROM bad_versions b \
                      WHERE b.app = ?1 AND b.env = ?2 AND b.version = deploys.version) \

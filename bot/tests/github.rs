@@ -662,6 +662,35 @@ async fn a_github_that_does_not_answer_is_cut_off_by_the_deadline() {
     assert!(bot.store.deploy(1).await.unwrap().is_none());
 }
 
+/// A GitHub that answers every call, but slowly, is given up on as a whole: the request waits at
+/// most one and a half calls' deadline (every other chat command waits behind it).
+#[tokio::test]
+async fn a_github_answering_slowly_is_given_up_on_as_a_whole() {
+    let gh = FakeGitHub::start().await;
+    let client: Arc<dyn GitHub> = Arc::new(
+        Client::new(
+            &Credentials::Token("ghp_test_token".into()),
+            Options {
+                api_url: Some(gh.url.clone()),
+                retries: 2,
+                deadline: Duration::from_millis(400),
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(client.patience(), Duration::from_millis(600));
+    let Setup { bot, gh } = setup_with(gh, "", "wait_for_checks = \"30s\"", Some(client)).await;
+    // Each call within its own deadline; the ref and the checks together beyond the patience.
+    gh.stall("/git/ref/heads/", Duration::from_millis(350));
+    gh.stall("/commits/", Duration::from_millis(350));
+    let answer = bot.say("alice", "deploy api to staging").await;
+    assert!(
+        answer.contains("GitHub is answering too slowly: `main` could not be pinned to a commit within 600ms, so nothing was filed."),
+        "{answer}"
+    );
+    assert!(bot.store.deploy(1).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn github_down_never_blocks_a_deploy_bang_of_a_full_sha() {
     let Setup { bot, gh } = setup().await;

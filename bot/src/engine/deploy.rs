@@ -129,7 +129,7 @@ async fn submit(inner: &Arc<Inner>, to: &Conversation, mut new: NewDeploy) -> an
     // A repo-backed app's ref is pinned to a commit (and CI checked) once the policy allows it.
     let mut pinned = None;
     if !matches!(verdict, policy::AtRequest::Refused(_)) {
-        match super::source::pin(inner, &new).await? {
+        match super::source::pin_in_time(inner, &new).await? {
             Ok(p) => pinned = p,
             Err(msg) => return refuse(inner, &channel, &msg).await,
         }

@@ -72,12 +72,29 @@ pub(super) struct Pinned {
     pub skipped_gate: bool,
 }
 
-/// Pins the ref of a request for an app whose recipe names a repository: `Ok(None)` for other
-/// apps, `Err(text)` when it cannot be pinned (unknown ref, GitHub failing): said, not filed.
-pub(super) async fn pin(
+/// [`pin`], given up after the client's [`GitHub::patience`]: the chat's events are handled one
+/// at a time, so a GitHub that answers slowly would hold every other command.
+pub(super) async fn pin_in_time(
     inner: &Inner,
     new: &NewDeploy,
 ) -> anyhow::Result<Result<Option<Pinned>, String>> {
+    let Some(gh) = &inner.source.client else {
+        return pin(inner, new).await;
+    };
+    let patience = gh.patience();
+    match tokio::time::timeout(patience, pin(inner, new)).await {
+        Ok(pinned) => pinned,
+        Err(_) => Ok(Err(format!(
+            "GitHub is answering too slowly: `{}` could not be pinned to a commit within {}, so nothing was filed. Try again in a moment, or `deploy!` a full commit SHA (which needs no lookup).",
+            new.git_ref,
+            humantime::format_duration(patience)
+        ))),
+    }
+}
+
+/// Pins the ref of a request for an app whose recipe names a repository: `Ok(None)` for other
+/// apps, `Err(text)` when it cannot be pinned (unknown ref, GitHub failing): said, not filed.
+async fn pin(inner: &Inner, new: &NewDeploy) -> anyhow::Result<Result<Option<Pinned>, String>> {
     let Some(recipe) = inner.config.app(&new.app) else {
         return Ok(Ok(None));
     };

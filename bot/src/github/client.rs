@@ -225,6 +225,12 @@ impl Client {
 
 #[async_trait::async_trait]
 impl GitHub for Client {
+    /// One and a half calls' deadline: a GitHub that answers, slowly, each call just within
+    /// its deadline is given up on by the second call.
+    fn patience(&self) -> Duration {
+        self.opts.deadline * 3 / 2
+    }
+
     async fn resolve(&self, repo: &RepoName, git_ref: &str) -> Result<Resolved, GhError> {
         let base = repo_path(repo);
         let r = escape(git_ref);

@@ -86,4 +86,10 @@ pub trait GitHub: Send + Sync {
 
     /// The web page of a commit (for `live` and `history`).
     fn commit_url(&self, repo: &RepoName, sha: &str) -> String;
+
+    /// How long a request may wait for GitHub while its ref is pinned (several calls): the
+    /// chat's events are handled one at a time, so every other command waits meanwhile.
+    fn patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
 }

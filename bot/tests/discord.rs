@@ -9,12 +9,10 @@ mod fake_discord;
 #[path = "common/fake_slack.rs"]
 mod fake_slack;
 
+use common::serve::{CHAT_VARS, Serve, finish, terminate};
 use fake_discord::{BOT_USER, DM, FakeDiscord, OPS, TOKEN};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::process::{Child, Command};
 
 /// People of the example: carol is a lead (`[people.carol] discord = "3…01"`); alice, bob and
 /// erin are accounts of nobody's.
@@ -28,28 +26,7 @@ const RELEASE_ROLE: &str = "700000000000000001";
 /// The shipped example with an empty `[discord]`, without prod's weekend freeze (the bot runs
 /// on the real clock here), edited by `edit`, and `tail` appended to api's recipe.
 fn config(dir: &Path, tail: &str, edit: impl Fn(String) -> String) -> std::path::PathBuf {
-    common::example_edited(dir, "api", tail, |text| {
-        let weekend = "[[envs.prod.freeze]]\nname = \"weekend\"\nstart = \"0 16 * * FRI\"   # Friday 16:00 …\nend = \"0 8 * * MON\"      # … to Monday 08:00\ntimezone = \"Europe/Brussels\"\n";
-        assert!(text.contains(weekend), "the example's weekend freeze moved");
-        format!("{}\n[discord]\n", edit(text.replace(weekend, "")))
-    })
-}
-
-/// A running `deckhand serve`; its stderr goes to a file, shown when the test fails.
-struct Serve {
-    child: Option<Child>,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "--- deckhand serve's stderr ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
+    common::serve::example(dir, "[discord]", tail, edit)
 }
 
 /// The Discord variables pointing at `fake`.
@@ -62,47 +39,9 @@ fn discord_env(fake: &FakeDiscord) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Every chat variable deckhand reads, removed from a child's environment.
-const CHAT_VARS: &[&str] = &[
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_API_URL",
-    "DISCORD_TOKEN",
-    "DISCORD_TOKEN_FILE",
-    "DISCORD_APPLICATION_ID",
-    "DISCORD_APPLICATION_ID_FILE",
-    "DISCORD_GUILD_ID",
-    "DISCORD_GUILD_ID_FILE",
-    "DISCORD_PROXY_URL",
-    "DISCORD_PROXY_URL_FILE",
-];
-
 /// `deckhand serve` on `config` with `env`, a fresh data directory under `dir`.
 fn serve_with(dir: &Path, config: &Path, env: &[(&str, String)]) -> Serve {
-    let log = dir.join("serve.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deckhand"));
-    cmd.args(["serve", "--config"])
-        .arg(config)
-        .arg("--data")
-        .arg(dir.join("data"));
-    for var in CHAT_VARS {
-        cmd.env_remove(var);
-    }
-    let child = cmd
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("RUST_LOG", "trace")
-        .env_remove("DECKHAND_DATA")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    Serve {
-        child: Some(child),
-        log,
-    }
+    common::serve::spawn(dir, config, env)
 }
 
 /// The fake, a data directory and `deckhand serve` on the example edited by `edit` with `tail`
@@ -117,21 +56,6 @@ async fn started(
     let child = serve_with(dir.path(), &cfg, &discord_env(&fake));
     fake.wait_ready(30).await;
     (fake, dir, child)
-}
-
-/// Stops the bot with SIGTERM; returns its exit status and what it wrote on stderr.
-async fn terminate(bot: Serve) -> (std::process::ExitStatus, String) {
-    let pid = nix::unistd::Pid::from_raw(bot.child.as_ref().unwrap().id().unwrap() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    finish(bot).await
-}
-
-async fn finish(mut bot: Serve) -> (std::process::ExitStatus, String) {
-    let status = tokio::time::timeout(Duration::from_secs(30), bot.child.take().unwrap().wait())
-        .await
-        .expect("deckhand serve ends")
-        .unwrap();
-    (status, std::fs::read_to_string(&bot.log).unwrap())
 }
 
 /// Stops the bot and checks it stopped cleanly, printed no token and called only loopback.

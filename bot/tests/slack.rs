@@ -7,12 +7,11 @@ mod common;
 #[path = "common/fake_slack.rs"]
 mod fake_slack;
 
+use common::serve::{Serve, finish, terminate};
 use fake_slack::FakeSlack;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
 
 const BOT_TOKEN: &str = "xoxb-fake-bot-token-1234";
 const APP_TOKEN: &str = "xapp-fake-app-token-5678";
@@ -25,28 +24,7 @@ fn config(dir: &Path) -> std::path::PathBuf {
 
 /// As [`config`], with `edit` applied to the example's text first.
 fn config_edited(dir: &Path, edit: impl Fn(String) -> String) -> std::path::PathBuf {
-    common::example_edited(dir, "api", "", |text| {
-        let weekend = "[[envs.prod.freeze]]\nname = \"weekend\"\nstart = \"0 16 * * FRI\"   # Friday 16:00 …\nend = \"0 8 * * MON\"      # … to Monday 08:00\ntimezone = \"Europe/Brussels\"\n";
-        assert!(text.contains(weekend), "the example's weekend freeze moved");
-        format!("{}\n[slack]\n", edit(text.replace(weekend, "")))
-    })
-}
-
-/// A running `deckhand serve`; its stderr goes to a file, shown when the test fails.
-struct Serve {
-    child: Option<Child>,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "--- deckhand serve's stderr ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
+    common::serve::example(dir, "[slack]", "", edit)
 }
 
 /// `deckhand serve` over Socket Mode, pointed at the fake, with a fresh data directory.
@@ -57,44 +35,15 @@ fn serve(fake: &FakeSlack, dir: &Path, config: &Path) -> Serve {
 /// `deckhand serve` with the bot token and `transport` (`SLACK_APP_TOKEN` or
 /// `SLACK_SIGNING_SECRET`) in its environment.
 fn serve_with(fake: &FakeSlack, dir: &Path, config: &Path, transport: (&str, &str)) -> Serve {
-    let log = dir.join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_deckhand"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .arg("--data")
-        .arg(dir.join("data"))
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env_remove("SLACK_APP_TOKEN")
-        .env_remove("SLACK_SIGNING_SECRET")
-        .env(transport.0, transport.1)
-        .env("SLACK_API_URL", &fake.api_url)
-        .env("RUST_LOG", "trace")
-        .env_remove("DECKHAND_DATA")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    Serve {
-        child: Some(child),
-        log,
-    }
-}
-
-/// Stops the bot with SIGTERM; returns its exit status and what it wrote on stderr.
-async fn terminate(bot: Serve) -> (std::process::ExitStatus, String) {
-    let pid = nix::unistd::Pid::from_raw(bot.child.as_ref().unwrap().id().unwrap() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    finish(bot).await
-}
-
-async fn finish(mut bot: Serve) -> (std::process::ExitStatus, String) {
-    let status = tokio::time::timeout(Duration::from_secs(30), bot.child.take().unwrap().wait())
-        .await
-        .expect("deckhand serve ends")
-        .unwrap();
-    (status, std::fs::read_to_string(&bot.log).unwrap())
+    common::serve::spawn(
+        dir,
+        config,
+        &[
+            ("SLACK_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            (transport.0, transport.1.to_owned()),
+            ("SLACK_API_URL", fake.api_url.clone()),
+        ],
+    )
 }
 
 fn text(call: &fake_slack::Call) -> &str {

@@ -3,6 +3,7 @@
 //! the console adapter printing the console protocol into a buffer we can read.
 #![allow(dead_code)]
 
+pub mod serve;
 pub mod sshd;
 
 use deckhand::chat::ChatEvent;
